@@ -1,0 +1,23 @@
+import { canRead, type Principal } from '../auth/principal.js';
+import type { ImageRecord, ImageScope } from '../providers/types.js';
+
+/** A caller sees PUBLIC images, its organizations' images, and (platform admin) everything. */
+export function isImageVisible(principal: Principal, image: ImageRecord): boolean {
+  return image.organizationId === null || canRead(principal, image.organizationId);
+}
+
+export interface ListingScopeRequest {
+  scope: 'AVAILABLE' | 'OWNED';
+  /** Organizations named in the filter; those the caller may not read are dropped silently. */
+  organizations?: readonly string[];
+}
+
+/** The provider scope for a listing: never wider than what `isImageVisible` allows. */
+export function listingScope(principal: Principal, request: ListingScopeRequest): ImageScope {
+  const includePublic = request.scope === 'AVAILABLE';
+  if (request.organizations) {
+    return { includePublic, organizationIds: request.organizations.filter((id) => canRead(principal, id)) };
+  }
+  if (principal.platformAdmin) return { includePublic, organizationIds: 'all' };
+  return { includePublic, organizationIds: principal.organizations.map((membership) => membership.id) };
+}

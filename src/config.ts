@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const RegionIdSchema = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase slug such as "eu-west-1"');
+
+const LocalProviderConfigSchema = z.strictObject({
+  type: z.literal('local'),
+  /** Directory for the region's SQLite database and image files; relative to the config file. */
+  dataDir: z.string().min(1),
+});
+
+const ProviderConfigSchema = z.discriminatedUnion('type', [LocalProviderConfigSchema]);
+
+const RegionConfigSchema = z.strictObject({
+  id: RegionIdSchema,
+  name: z.string().min(1),
+  description: z.string().optional(),
+  /** Restricts the region to members of these organizations (and platform admins). */
+  organizations: z.array(z.string().min(1)).min(1).optional(),
+  provider: ProviderConfigSchema,
+});
+
+const AuthConfigSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('dev') }),
+  z.strictObject({ mode: z.literal('tokens'), tokensFile: z.string().min(1) }),
+  z.strictObject({
+    mode: z.literal('jwt'),
+    jwt: z
+      .strictObject({
+        issuer: z.string().min(1),
+        audience: z.string().min(1),
+        algorithms: z.array(z.string().min(1)).min(1).default(['RS256', 'ES256']),
+        jwksUrl: z.url().optional(),
+        /** A static public key (PEM, SPKI) instead of a JWKS endpoint: for tests and air-gapped setups. */
+        publicKeyPem: z.string().optional(),
+        /** Claim holding the caller's organizations: `[{ id, role }]` or `{ <id>: <role> }`. */
+        organizationsClaim: z.string().default('organizations'),
+        /** Boolean claim that marks a platform admin. */
+        platformAdminClaim: z.string().default('platform_admin'),
+      })
+      .refine((jwt) => Boolean(jwt.jwksUrl) !== Boolean(jwt.publicKeyPem), {
+        message: 'set exactly one of jwksUrl or publicKeyPem',
+      }),
+  }),
+]);
+
+const ServerConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(4000),
+  graphiql: z.boolean().default(true),
+  /** How long SIGTERM waits for in-flight requests before closing connections. */
+  shutdownTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+const ImportsConfigSchema = z.strictObject({
+  allowedHosts: z.array(z.string().min(1)).default([]),
+  allowHttp: z.boolean().default(true),
+  maxSizeBytes: z.number().int().positive().default(64 * 2 ** 30),
+  maxConcurrent: z.number().int().positive().default(2),
+});
+
+export const ConfigSchema = z.strictObject({
+  server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
+  auth: AuthConfigSchema.default({ mode: 'dev' }),
+  imports: ImportsConfigSchema.default(ImportsConfigSchema.parse({})),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  regions: z
+    .array(RegionConfigSchema)
+    .min(1)
+    .refine((regions) => new Set(regions.map((r) => r.id)).size === regions.length, {
+      message: 'region ids must be unique',
+    }),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type RegionConfig = z.infer<typeof RegionConfigSchema>;
+export type AuthConfig = z.infer<typeof AuthConfigSchema>;
+export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DEV_DEFAULTS = {
+  regions: [{ id: 'local', name: 'Local', provider: { type: 'local', dataDir: './data/local' } }],
+};
+
+/**
+ * Reads the YAML file named by `IMAGEGRAPH_CONFIG` (or dev defaults when unset), applies the
+ * `PORT`/`HOST` overrides and validates the result. Relative paths are resolved against the
+ * config file's directory (the working directory for the defaults).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const file = env.IMAGEGRAPH_CONFIG;
+  const raw = file ? readYaml(file) : structuredClone(DEV_DEFAULTS);
+  const config = parseConfig(withEnvOverrides(raw, env), file ?? 'built-in dev defaults');
+  return resolvePaths(config, file ? dirname(resolve(file)) : process.cwd());
+}
+
+/** Validates an already-parsed config object, throwing one ConfigError that lists every mistake. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`Invalid configuration in ${source}:\n${z.prettifyError(result.error)}`);
+  }
+  return result.data;
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read IMAGEGRAPH_CONFIG file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ConfigError(`IMAGEGRAPH_CONFIG file ${file} is not valid YAML: ${(error as Error).message}`);
+  }
+}
+
+function withEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const config = raw as Record<string, unknown>;
+  const server = { ...((config.server as Record<string, unknown> | undefined) ?? {}) };
+  if (env.PORT !== undefined) server.port = env.PORT;
+  if (env.HOST !== undefined) server.host = env.HOST;
+  return { ...config, server };
+}
+
+function resolvePaths(config: Config, baseDir: string): Config {
+  const auth =
+    config.auth.mode === 'tokens' ? { ...config.auth, tokensFile: resolve(baseDir, config.auth.tokensFile) } : config.auth;
+  const regions = config.regions.map((region) => ({
+    ...region,
+    provider: { ...region.provider, dataDir: resolve(baseDir, region.provider.dataDir) },
+  }));
+  return { ...config, auth, regions };
+}

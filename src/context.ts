@@ -1,0 +1,45 @@
+import type { RegionAccessLoader } from './access/region-access-loader.js';
+import { createRegionAccessLoader } from './access/region-access-loader.js';
+import type { RegionAccessPolicy } from './access/region-access-policy.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { Principal } from './auth/principal.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { ProviderCalls } from './provider-calls.js';
+import type { ImageProvider } from './providers/types.js';
+
+/** What lives as long as the server: built once in `server.ts`. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  authenticator: Authenticator;
+  accessPolicy: RegionAccessPolicy;
+  providers: ReadonlyMap<string, ImageProvider>;
+}
+
+/** What lives as long as one GraphQL request. */
+export interface Context {
+  principal: Principal;
+  requestId: string;
+  log: Logger;
+  /** Ids of every configured region, in configuration order (visible or not). */
+  configuredRegions: readonly string[];
+  /** Every region check goes through here: one policy batch per request. */
+  regionAccess: RegionAccessLoader;
+  providerCalls: ProviderCalls;
+}
+
+/** Authenticates the request (throwing UnauthenticatedError before any execution) and builds its loaders. */
+export async function createContext(services: Services, request: Request, requestId: string): Promise<Context> {
+  const principal = await services.authenticator.authenticate(request);
+  return {
+    principal,
+    requestId,
+    log: services.logger.child({ requestId, subject: principal.subject }),
+    configuredRegions: services.config.regions.map((region) => region.id),
+    regionAccess: createRegionAccessLoader(services.accessPolicy, principal, services.metrics),
+    providerCalls: new ProviderCalls(services.providers, services.metrics),
+  };
+}

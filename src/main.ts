@@ -1,0 +1,53 @@
+import ipaddr from 'ipaddr.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createImagegraph } from './server.js';
+
+/** Dev mode trusts every request, so it may only be reachable from this machine. */
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  return ipaddr.isValid(host) && ipaddr.process(host).range() === 'loopback';
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  if (config.auth.mode === 'dev') {
+    if (!isLoopback(config.server.host)) {
+      throw new ConfigError(
+        `auth.mode is dev (every request acts as a platform admin) but server.host is ${config.server.host}; ` +
+          'dev mode only listens on a loopback address (127.0.0.1, ::1). Configure auth.mode tokens or jwt to listen elsewhere.',
+      );
+    }
+    logger.warn('DEV MODE: authentication is off; every request acts as platform admin "dev". Never expose this server.');
+  }
+  const app = await createImagegraph(config, { logger });
+  const url = await app.listen();
+  logger.info({ url, regions: config.regions.map((r) => r.id), auth: config.auth.mode }, `imagegraph listening on ${url}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  // Start-up mistakes (config, tokens file, port in use) get one readable line, not a stack trace.
+  const message = error instanceof ConfigError ? error.message : `imagegraph failed to start: ${(error as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+import DataLoader from 'dataloader';
+import type { Metrics } from './metrics.js';
+import type { ImageFilter, ImagePage, ImageProvider, ImageQuery, ImageRecord, ImageScope } from './providers/types.js';
+
+/**
+ * A request's view of the providers: each distinct (region, operation, arguments) reaches its provider
+ * at most once per request, and image lookups by id are batched into one `getImages` per region.
+ * Every real call is counted in `imagegraph_provider_calls_total`.
+ */
+export class ProviderCalls {
+  private readonly memo = new Map<string, Promise<unknown>>();
+  private readonly imageLoaders = new Map<string, DataLoader<string, ImageRecord | null>>();
+
+  constructor(
+    private readonly providers: ReadonlyMap<string, ImageProvider>,
+    private readonly metrics: Metrics,
+  ) {}
+
+  queryImages(region: string, query: ImageQuery): Promise<ImagePage> {
+    return this.once(region, 'queryImages', query, (provider) => provider.queryImages(query));
+  }
+
+  countImages(region: string, scope: ImageScope, filter: ImageFilter): Promise<number | null> {
+    return this.once(region, 'countImages', { scope, filter }, (provider) => provider.countImages(scope, filter));
+  }
+
+  getImage(region: string, id: string): Promise<ImageRecord | null> {
+    let loader = this.imageLoaders.get(region);
+    if (!loader) {
+      loader = new DataLoader((ids) => this.call(region, 'getImages', (provider) => provider.getImages(ids)));
+      this.imageLoaders.set(region, loader);
+    }
+    return loader.load(id);
+  }
+
+  private once<T>(region: string, operation: string, args: unknown, run: (provider: ImageProvider) => Promise<T>) {
+    const key = `${region}\u0000${operation}\u0000${stableStringify(args)}`;
+    let result = this.memo.get(key) as Promise<T> | undefined;
+    if (!result) {
+      result = this.call(region, operation, run);
+      this.memo.set(key, result);
+    }
+    return result;
+  }
+
+  private call<T>(region: string, operation: string, run: (provider: ImageProvider) => Promise<T>): Promise<T> {
+    const provider = this.providers.get(region);
+    if (!provider) throw new Error(`No provider configured for region ${region}`);
+    this.metrics.providerCalls.inc({ region, operation });
+    return run(provider);
+  }
+}
+
+/** JSON with object keys sorted, so equal arguments given in a different order share one call. */
+export function stableStringify(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * The one interface every image provider implements (local SQLite, OpenStack Glance). The provider is
+ * the source of truth: the server keeps no image index and pushes every query down to it.
+ * Nothing GraphQL-shaped crosses this line.
+ */
+
+export const IMAGE_STATUSES = ['PENDING', 'CREATING', 'READY', 'FAILED'] as const;
+export const VISIBILITIES = ['PUBLIC', 'ORGANIZATION'] as const;
+export const ARCHITECTURES = ['X86_64', 'AARCH64'] as const;
+export const VIRTUALIZATIONS = ['VIRTUALIZED', 'BAREMETAL', 'ANY'] as const;
+export const OS_KERNELS = ['LINUX'] as const;
+export const OS_FAMILIES = ['DEBIAN', 'REDHAT'] as const;
+export const OS_DISTROS = ['UBUNTU', 'DEBIAN', 'ROCKY', 'ALMALINUX', 'RHEL'] as const;
+export const GPU_VENDORS = ['NVIDIA', 'AMD'] as const;
+export const SOURCE_KINDS = ['IMPORT', 'SNAPSHOT', 'PLATFORM'] as const;
+
+export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+export type Visibility = (typeof VISIBILITIES)[number];
+export type Architecture = (typeof ARCHITECTURES)[number];
+export type Virtualization = (typeof VIRTUALIZATIONS)[number];
+export type OsKernel = (typeof OS_KERNELS)[number];
+export type OsFamily = (typeof OS_FAMILIES)[number];
+export type OsDistro = (typeof OS_DISTROS)[number];
+export type GpuVendor = (typeof GPU_VENDORS)[number];
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+
+export interface OperatingSystem {
+  kernel: OsKernel;
+  family: OsFamily;
+  distro: OsDistro;
+  version: string;
+  variant: string | null;
+  codename: string | null;
+}
+
+export interface Gpu {
+  vendor: GpuVendor;
+  driver: string;
+  models: string[];
+}
+
+export interface Tag {
+  name: string;
+  value: string;
+}
+
+export interface SoftwareVersion {
+  name: string;
+  version: string;
+}
+
+export interface ImageSource {
+  kind: SourceKind;
+  uri: string | null;
+  createdBy: string | null;
+}
+
+/** An image as its provider stores it. `id` is the provider's own ID (e.g. the Glance UUID). */
+export interface ImageRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  /** Owning organization; null for a PUBLIC (platform) image. */
+  organizationId: string | null;
+  visibility: Visibility;
+  status: ImageStatus;
+  statusReason: string | null;
+  diskFormat: 'RAW';
+  sizeBytes: number | null;
+  checksum: { algorithm: string; value: string } | null;
+  architecture: Architecture;
+  virtualization: Virtualization;
+  os: OperatingSystem;
+  gpu: Gpu | null;
+  softwareVersions: SoftwareVersion[];
+  /** User tags only; provenance and ownership are typed fields. */
+  tags: Tag[];
+  source: ImageSource;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * Which images a query may return, decided by the server from the caller's memberships: PUBLIC images
+ * when `includePublic`, plus images owned by `organizationIds` (`'all'`: by any organization, which only
+ * a platform admin is given).
+ */
+export interface ImageScope {
+  includePublic: boolean;
+  organizationIds: readonly string[] | 'all';
+}
+
+export interface ImageFilter {
+  statuses?: ImageStatus[];
+  names?: string[];
+  architecture?: Architecture;
+  virtualization?: Virtualization;
+  osFamily?: OsFamily;
+  osDistro?: OsDistro;
+  osVersion?: string;
+  gpuVendor?: GpuVendor;
+  /** Every tag must match. */
+  tags?: Tag[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+export type ImageOrderField = 'NAME' | 'CREATED_AT';
+export type OrderDirection = 'ASC' | 'DESC';
+
+export interface ImageOrder {
+  field: ImageOrderField;
+  direction: OrderDirection;
+}
+
+/**
+ * The position after which a page starts: the sort key of the last image seen plus its id as the
+ * tie-breaker. Providers may carry their own opaque state in `marker` (e.g. a Glance marker).
+ */
+export interface PageKey {
+  value: string;
+  id: string;
+}
+
+export interface ImageQuery {
+  scope: ImageScope;
+  filter: ImageFilter;
+  order: ImageOrder;
+  first: number;
+  after?: PageKey;
+}
+
+export interface ImagePage {
+  images: ImageRecord[];
+  hasNextPage: boolean;
+}
+
+/** Input for creating an image record; the provider assigns id, timestamps and status. */
+export type NewImage = Omit<ImageRecord, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'statusReason'> &
+  Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'createdAt'>>;
+
+export interface ImageProvider {
+  readonly kind: 'LOCAL' | 'OPENSTACK';
+  /** One page of images matching scope and filter, in the given order, after `after`. */
+  queryImages(query: ImageQuery): Promise<ImagePage>;
+  /** How many images match scope and filter; null where the provider cannot count cheaply. */
+  countImages(scope: ImageScope, filter: ImageFilter): Promise<number | null>;
+  /** The images with these ids, in the same order; null for an id that does not exist. */
+  getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]>;
+  /** Creates an image record (used by imports and fixtures). */
+  createImage(image: NewImage): Promise<ImageRecord>;
+  /** Throws when the provider cannot serve requests; used by `/ready`. */
+  checkHealth(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The sort key of an image for an order, as stored in a PageKey. */
+export function sortValue(image: ImageRecord, field: ImageOrderField): string {
+  return field === 'NAME' ? image.name : image.createdAt.toISOString();
+}

@@ -1,0 +1,27 @@
+import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import ValidationPlugin from '@pothos/plugin-validation';
+import type { Context } from '../context.js';
+import { invalidInputFromIssues } from './validation-issues.js';
+
+interface SchemaTypesInput {
+  Context: Context;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    SafeInt: { Input: number; Output: number };
+    ID: { Input: string; Output: string };
+  };
+  DefaultFieldNullability: false;
+}
+
+/** The builder's resolved type parameters, for helpers that take Pothos builders as arguments. */
+export type Types = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypesInput>;
+
+export const builder = new SchemaBuilder<SchemaTypesInput>({
+  plugins: [ErrorsPlugin, ValidationPlugin],
+  defaultFieldNullability: false,
+  errors: { defaultTypes: [] },
+  validation: { validationError: (result) => invalidInputFromIssues(result.issues) },
+});
+
+builder.queryType({ description: 'Read access to regions and their images.' });

@@ -1,0 +1,95 @@
+import { DateTimeResolver, SafeIntResolver } from 'graphql-scalars';
+import { builder } from './builder.js';
+
+builder.addScalarType('DateTime', DateTimeResolver, {
+  description: 'A date and time in RFC 3339 form, e.g. 2026-11-26T15:00:00.000Z.',
+});
+builder.addScalarType('SafeInt', SafeIntResolver, {
+  description: 'An integer up to 2^53-1, for byte sizes beyond the 32-bit Int.',
+});
+
+/** Declares an enum whose values each carry a description. */
+function describedEnum<const V extends string>(name: string, description: string, values: Record<V, string>) {
+  return builder.enumType(name, {
+    description,
+    values: Object.fromEntries(Object.entries(values).map(([value, text]) => [value, { description: text }])) as {
+      [K in V]: { description: string };
+    },
+  });
+}
+
+export const OrganizationRoleEnum = describedEnum('OrganizationRole', 'A caller\'s role in an organization.', {
+  READER: 'May list the organization\'s images.',
+  MEMBER: 'May also import and delete images and register or release their uses.',
+  ADMIN: 'Same rights as MEMBER today.',
+});
+
+export const ProviderKindEnum = describedEnum('ProviderKind', 'The kind of image provider behind a region.', {
+  LOCAL: 'The embedded provider: SQLite metadata and files on disk.',
+  OPENSTACK: 'An OpenStack Glance image service (v2 API).',
+});
+
+export const ImageVisibilityEnum = describedEnum('ImageVisibility', 'Who can see an image.', {
+  PUBLIC: 'Every caller: a platform image with no owning organization.',
+  ORGANIZATION: 'Members of the owning organization (and platform admins).',
+});
+
+export const ImageStatusEnum = describedEnum('ImageStatus', 'Where an image is in its lifecycle.', {
+  PENDING: 'Accepted; no bytes fetched yet.',
+  CREATING: 'Bytes are moving into the provider.',
+  READY: 'Stored and usable.',
+  FAILED: 'The import failed; see statusReason.',
+});
+
+export const DiskFormatEnum = describedEnum('DiskFormat', 'The format of the stored disk.', {
+  RAW: 'A raw bootable disk (MBR or GPT partition table).',
+});
+
+export const ArchitectureEnum = describedEnum('Architecture', 'The CPU architecture an image boots on.', {
+  X86_64: '64-bit x86 (amd64).',
+  AARCH64: '64-bit ARM (arm64).',
+});
+
+export const VirtualizationEnum = describedEnum('Virtualization', 'Where an image may run.', {
+  VIRTUALIZED: 'On virtual machines.',
+  BAREMETAL: 'On bare-metal servers.',
+  ANY: 'On both.',
+});
+
+export const OsKernelEnum = describedEnum('OsKernel', 'Operating system kernel.', { LINUX: 'Linux.' });
+
+export const OsFamilyEnum = describedEnum('OsFamily', 'Operating system family.', {
+  DEBIAN: 'Debian and derivatives (apt, dpkg).',
+  REDHAT: 'Red Hat and derivatives (dnf, rpm).',
+});
+
+export const OsDistroEnum = describedEnum('OsDistro', 'Operating system distribution.', {
+  UBUNTU: 'Ubuntu.',
+  DEBIAN: 'Debian.',
+  ROCKY: 'Rocky Linux.',
+  ALMALINUX: 'AlmaLinux.',
+  RHEL: 'Red Hat Enterprise Linux.',
+});
+
+export const GpuVendorEnum = describedEnum('GpuVendor', 'GPU vendor.', { NVIDIA: 'NVIDIA.', AMD: 'AMD.' });
+
+export const ImageSourceKindEnum = describedEnum('ImageSourceKind', 'How an image came to exist.', {
+  IMPORT: 'Imported from a remote URL with importImage.',
+  SNAPSHOT: 'A snapshot of a server\'s disk.',
+  PLATFORM: 'Provided by the platform operator.',
+});
+
+export const ImageScopeEnum = describedEnum('ImageScope', 'Which images a listing covers.', {
+  AVAILABLE: 'Public images plus the caller\'s organizations\' images.',
+  OWNED: 'Only images owned by the caller\'s (or the named) organizations.',
+});
+
+export const ImageOrderFieldEnum = describedEnum('ImageOrderField', 'What images are sorted by.', {
+  NAME: 'Image name (byte order), ties broken by ID.',
+  CREATED_AT: 'Creation time, ties broken by ID.',
+});
+
+export const OrderDirectionEnum = describedEnum('OrderDirection', 'Sort direction.', {
+  ASC: 'Smallest first.',
+  DESC: 'Largest first.',
+});

@@ -1,0 +1,81 @@
+import type { ImageModel } from '../resolvers/models.js';
+import { builder } from './builder.js';
+import {
+  ArchitectureEnum,
+  DiskFormatEnum,
+  ImageStatusEnum,
+  ImageVisibilityEnum,
+  VirtualizationEnum,
+} from './enums.js';
+import { Checksum, GpuType, ImageSourceType, OperatingSystemType, SoftwareVersionType, TagType } from './image-metadata.js';
+import { ImageUseType } from './image-use.js';
+import { NodeInterface } from './node.js';
+import { Organization } from './organization.js';
+import { Region } from './region.js';
+
+const GIB = 2 ** 30;
+
+export const Image = builder.objectRef<ImageModel>('Image');
+
+Image.implement({
+  description: 'A virtual-machine disk image stored at a region\'s image provider.',
+  interfaces: [NodeInterface],
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'record' in value,
+  fields: (t) => ({
+    providerId: t.string({ description: 'The image\'s ID at its provider (e.g. the Glance UUID).', resolve: (i) => i.record.id }),
+    region: t.field({
+      type: Region,
+      description: 'The region the image lives in.',
+      // Already decided for this request (the image was reached through it), so this is a cache hit.
+      resolve: async (i, _args, ctx) => (await ctx.regionAccess.load(i.region))!,
+    }),
+    name: t.string({ description: 'Image name.', resolve: (i) => i.record.name }),
+    description: t.string({ nullable: true, description: 'Free-text description.', resolve: (i) => i.record.description }),
+    organization: t.field({
+      type: Organization,
+      nullable: true,
+      description: 'Owning organization; null for a public (platform) image.',
+      resolve: (i) => (i.record.organizationId ? { id: i.record.organizationId } : null),
+    }),
+    visibility: t.field({ type: ImageVisibilityEnum, description: 'Who can see the image.', resolve: (i) => i.record.visibility }),
+    status: t.field({ type: ImageStatusEnum, description: 'Lifecycle status.', resolve: (i) => i.record.status }),
+    statusReason: t.string({ nullable: true, description: 'Why the image is FAILED, when it is.', resolve: (i) => i.record.statusReason }),
+    diskFormat: t.field({ type: DiskFormatEnum, description: 'Format of the stored disk.', resolve: (i) => i.record.diskFormat }),
+    sizeBytes: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: 'Bytes stored at the provider; null until known.',
+      resolve: (i) => i.record.sizeBytes,
+    }),
+    sizeGiB: t.int({
+      nullable: true,
+      description: 'Virtual disk size rounded up to whole GiB; null until known.',
+      // A raw disk's virtual size is its byte size.
+      resolve: (i) => (i.record.sizeBytes === null ? null : Math.ceil(i.record.sizeBytes / GIB)),
+    }),
+    checksum: t.field({ type: Checksum, nullable: true, description: 'Digest of the stored bytes; null until known.', resolve: (i) => i.record.checksum }),
+    architecture: t.field({ type: ArchitectureEnum, description: 'CPU architecture.', resolve: (i) => i.record.architecture }),
+    virtualization: t.field({ type: VirtualizationEnum, description: 'Where the image may run.', resolve: (i) => i.record.virtualization }),
+    os: t.field({ type: OperatingSystemType, description: 'Installed operating system.', resolve: (i) => i.record.os }),
+    gpu: t.field({ type: GpuType, nullable: true, description: 'GPU drivers installed, if any.', resolve: (i) => i.record.gpu }),
+    softwareVersions: t.field({
+      type: [SoftwareVersionType],
+      description: 'Notable software installed, with versions.',
+      resolve: (i) => i.record.softwareVersions,
+    }),
+    tags: t.field({
+      type: [TagType],
+      description: 'User tags. Reserved names (provenance, ownership) never appear here: they are typed fields.',
+      resolve: (i) => i.record.tags,
+    }),
+    source: t.field({ type: ImageSourceType, description: 'Where the image came from.', resolve: (i) => i.record.source }),
+    usedBy: t.field({
+      type: [ImageUseType],
+      description: 'Who holds the image in use; deleteImage refuses while this is not empty.',
+      // Image uses arrive with deleteImage (#4); until then no image can have any.
+      resolve: () => [],
+    }),
+    createdAt: t.field({ type: 'DateTime', description: 'When the image was created.', resolve: (i) => i.record.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', description: 'When the image last changed.', resolve: (i) => i.record.updatedAt }),
+  }),
+});

@@ -1,0 +1,49 @@
+import { listImages } from '../resolvers/list-images.js';
+import { listRegions } from '../resolvers/list-regions.js';
+import type { RegionModel } from '../resolvers/models.js';
+import { builder } from './builder.js';
+import { ProviderKindEnum } from './enums.js';
+import { ImageConnection, imageListArgs } from './image-connection.js';
+
+export const Region = builder.objectRef<RegionModel>('Region');
+
+Region.implement({
+  description: 'A region of the cloud, with one image provider.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Region slug, e.g. eu-west-1.' }),
+    name: t.exposeString('name', { description: 'Human-readable name.' }),
+    description: t.exposeString('description', { nullable: true, description: 'What the region is for.' }),
+    provider: t.field({
+      type: ProviderKindEnum,
+      description: 'The kind of image provider behind the region.',
+      resolve: (region) => (region.provider.type === 'local' ? 'LOCAL' : 'OPENSTACK'),
+    }),
+    images: t.field({
+      type: ImageConnection,
+      description: 'Images in this region visible to the caller.',
+      args: imageListArgs(t.arg),
+      resolve: (region, args, ctx) => listImages(ctx, region.id, args),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  regions: t.field({
+    type: [Region],
+    description: 'Regions the caller may access.',
+    resolve: (_root, _args, ctx) => listRegions(ctx),
+  }),
+  region: t.field({
+    type: Region,
+    nullable: true,
+    description: 'Null when the region does not exist or the caller may not see it.',
+    args: { id: t.arg.id({ required: true, description: 'Region slug.' }) },
+    resolve: (_root, { id }, ctx) => ctx.regionAccess.load(id),
+  }),
+  images: t.field({
+    type: ImageConnection,
+    description: 'Images in one region visible to the caller. Raises REGION_NOT_FOUND for a region the caller may not see.',
+    args: { region: t.arg.id({ required: true, description: 'Region slug.' }), ...imageListArgs(t.arg) },
+    resolve: (_root, { region, ...args }, ctx) => listImages(ctx, region, args),
+  }),
+}));
