@@ -101,7 +101,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
 
     // The editor is rendered and holds the preloaded example query.
     const queryEditor = page.locator('.graphiql-query-editor');
-    await expect.poll(() => page.locator('.graphiql-container').count(), { timeout: 20_000 }).toBe(1);
+    await page.locator('.graphiql-container').first().waitFor({ state: 'visible', timeout: 20_000 });
     await expect.poll(() => queryEditor.innerText(), { timeout: 20_000 }).toContain('regions');
     expect(await queryEditor.innerText()).toContain('viewer');
 
