@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -63,7 +64,14 @@ const ImportsConfigSchema = z.strictObject({
   maxConcurrent: z.number().int().positive().default(2),
 });
 
-export const ConfigSchema = z.strictObject({
+/** Dev mode trusts every request, so it may only be reachable from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  return ipaddr.isValid(host) && ipaddr.process(host).range() === 'loopback';
+}
+
+export const ConfigSchema = z
+  .strictObject({
   server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
   auth: AuthConfigSchema.default({ mode: 'dev' }),
   imports: ImportsConfigSchema.default(ImportsConfigSchema.parse({})),
@@ -74,7 +82,13 @@ export const ConfigSchema = z.strictObject({
     .refine((regions) => new Set(regions.map((r) => r.id)).size === regions.length, {
       message: 'region ids must be unique',
     }),
-});
+  })
+  .refine((config) => config.auth.mode !== 'dev' || isLoopbackHost(config.server.host), {
+    path: ['server', 'host'],
+    message:
+      'auth.mode is dev (no authentication: every request acts as a platform admin), so the server only listens ' +
+      'on a loopback address such as 127.0.0.1 or ::1; configure auth.mode tokens or jwt to listen elsewhere',
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type RegionConfig = z.infer<typeof RegionConfigSchema>;

@@ -6,13 +6,10 @@
 export abstract class DomainError extends Error {
   /** Stable machine-readable code, equal to the contract's `ErrorCode` value where one exists. */
   abstract readonly code: string;
-  /** HTTP status used when the error ends a request before execution (e.g. 401). */
-  readonly httpStatus: number | undefined = undefined;
 }
 
 export class UnauthenticatedError extends DomainError {
   readonly code = 'UNAUTHENTICATED';
-  override readonly httpStatus = 401;
   constructor() {
     // One message for every cause, so a caller learns nothing about which check failed.
     super('Authentication required: send a valid bearer token');

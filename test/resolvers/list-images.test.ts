@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '../../src/providers/types.js';
 import { catalog, seed } from '../fixtures/images.js';
-import { startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
+import { type GqlResult, startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 import { expectedListing, type OracleFilter, type OracleOrder } from '../support/listing-oracle.js';
 
 const CALLERS = {
@@ -80,9 +80,9 @@ async function listAll(caller: TestCaller, region: string, filter: OracleFilter,
   let after: string | null = null;
   let totalCount = -1;
   for (let pages = 0; pages < 100; pages++) {
-    const result = await server.gql<{ images: Page }>(LIST, { region, filter, orderBy, first, after }, caller.token);
+    const result: GqlResult<{ images: Page }> = await server.gql(LIST, { region, filter, orderBy, first, after }, caller.token);
     expect(result.errors).toBeUndefined();
-    const page = result.data!.images;
+    const page: Page = result.data!.images;
     totalCount = page.totalCount;
     expect(page.edges.length).toBeLessThanOrEqual(first);
     expect(page.pageInfo.hasPreviousPage).toBe(after !== null);

@@ -95,7 +95,7 @@ describe('LocalImageProvider', () => {
     const everything = plan({ includePublic: true, organizationIds: 'all' }, {}, order, { value: 'm', id: 'x' });
     expect(everything).toMatch(/USING (COVERING )?INDEX images_(name|created)/);
     expect(everything).not.toMatch(/TEMP B-TREE/);
-    const owned = plan({ includePublic: false, organizationIds: ['acme'] }, { status: ['READY'] }, order);
+    const owned = plan({ includePublic: false, organizationIds: ['acme'] }, { statuses: ['READY'] }, order);
     expect(owned).toMatch(/USING (COVERING )?INDEX images_(org_)?(name|created)/);
     expect(owned).not.toMatch(/SCAN images$/m);
   });
