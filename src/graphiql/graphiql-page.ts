@@ -48,7 +48,15 @@ export function renderGraphiQLPage(options?: GraphiQLOptions): string {
   };
 </script>
 <script src="${assets}/yoga-graphiql.umd.js"></script>
-<script>YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), ${json});</script>
+<script>
+  var options = ${json};
+  // @graphql-yoga/graphiql 4.5 always hands GraphiQL an initialQuery (the URL's ?query=, else options.query,
+  // else its welcome text), which wins over defaultQuery: pass the default as the query unless the URL has one.
+  if (options.defaultQuery && !options.query && !new URLSearchParams(location.search).get('query')) {
+    options.query = options.defaultQuery;
+  }
+  YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), options);
+</script>
 </body>
 </html>`;
 }

@@ -28,7 +28,10 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
   const requests: string[] = [];
   /** Same-origin responses with an error status, and requests that failed at the network level. */
   const failures: string[] = [];
+  /** Console errors, and Monaco's warning that a worker could not be started. */
   const consoleErrors: string[] = [];
+  /** URLs of the web workers the page started. */
+  const workers: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'imagegraph-graphiql-'));
@@ -58,19 +61,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
     context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     // Offline but for the server. On the context rather than the page so that requests from the
     // page's workers (Monaco's) are routed too.
-    await context.route('**/*', async (route) => {
-      const requestUrl = new URL(route.request().url());
-      if (requestUrl.host === url.host) return route.continue();
-      foreign.push(route.request().url());
-      return route.abort('internetdisconnected');
-    });
+    await context.route('**/*', (route) =>
+      new URL(route.request().url()).host === url.host ? route.continue() : route.abort('internetdisconnected'),
+    );
     context.on('request', (request) => {
       requests.push(`${request.method()} ${request.url()}`);
       const requestUrl = new URL(request.url());
       // data: and blob: URLs never leave the browser; anything else must go to the server.
-      if (/^(https?|wss?):$/.test(requestUrl.protocol) && requestUrl.host !== url.host && !foreign.includes(request.url())) {
-        foreign.push(request.url());
-      }
+      if (/^(https?|wss?):$/.test(requestUrl.protocol) && requestUrl.host !== url.host) foreign.push(request.url());
     });
     context.on('requestfailed', (request) => {
       if (new URL(request.url()).host === url.host) failures.push(`${request.url()}: ${request.failure()?.errorText}`);
@@ -82,8 +80,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
     page.on('websocket', (socket) => {
       if (new URL(socket.url()).host !== url.host) foreign.push(socket.url());
     });
+    page.on('worker', (worker) => workers.push(worker.url()));
     page.on('console', (message: ConsoleMessage) => {
-      if (message.type() === 'error') consoleErrors.push(`${message.text()} (${message.location().url})`);
+      // Monaco only warns when it cannot start a worker (it then runs the worker's code on the main thread).
+      if (message.type() === 'error' || /web worker/i.test(message.text())) {
+        consoleErrors.push(`${message.type()}: ${message.text()} (${message.location().url})`);
+      }
     });
     page.on('pageerror', (error) => consoleErrors.push(`uncaught: ${error.message}`));
   });
@@ -114,9 +116,15 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
     expect(answer).toMatch(/"subject": "dev"/);
     expect(answer).not.toContain('"errors"');
 
-    // Let the lazily started Monaco workers and fonts settle before judging the network log.
     await page.waitForLoadState('networkidle');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Monaco's workers (editor, JSON for the response, GraphQL for the query) run from the server's files.
+    const assets = `${url.origin}/graphiql-assets/monacoeditorwork/`;
+    for (const file of ['editor.worker.bundle.js', 'json.worker.bundle.js', 'graphql.worker..bundle.js']) {
+      await expect.poll(() => workers, { timeout: 10_000, message: `worker ${file}` }).toContain(assets + file);
+    }
+    expect(workers.filter((worker) => !worker.startsWith(assets)), 'workers from elsewhere').toEqual([]);
 
     expect(foreign, `requests to other hosts; all requests:\n${requests.join('\n')}`).toEqual([]);
     expect(failures, 'failed requests to the server').toEqual([]);
