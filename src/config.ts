@@ -51,7 +51,7 @@ const AuthConfigSchema = z.discriminatedUnion('mode', [
 
 const ServerConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(4000),
+  port: z.number().int().min(0).max(65535).default(4000),
   graphiql: z.boolean().default(true),
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
@@ -142,7 +142,8 @@ function withEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const config = raw as Record<string, unknown>;
   const server = { ...((config.server as Record<string, unknown> | undefined) ?? {}) };
-  if (env.PORT !== undefined) server.port = env.PORT;
+  // Only a string of digits becomes a number, so PORT='' or PORT=abc is reported instead of meaning 0.
+  if (env.PORT !== undefined) server.port = /^\d+$/.test(env.PORT) ? Number(env.PORT) : env.PORT;
   if (env.HOST !== undefined) server.host = env.HOST;
   return { ...config, server };
 }

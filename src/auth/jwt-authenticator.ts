@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { AuthConfig } from '../config.js';
 import { UnauthenticatedError } from '../errors.js';
@@ -6,11 +7,14 @@ import { type Authenticator, bearerToken } from './authenticator.js';
 import { MembershipSchema, type Principal, ROLES } from './principal.js';
 
 type JwtConfig = Extract<AuthConfig, { mode: 'jwt' }>['jwt'];
-type VerificationKey = JWTVerifyGetKey | Awaited<ReturnType<typeof importSPKI>>;
+type VerificationKey = JWTVerifyGetKey | KeyObject;
 
-/** Accepts either `[{ id, role }]` or `{ <id>: <role> }`: identity providers differ in what they can emit. */
+/**
+ * Accepts either `[{ id, role }]` or `{ <id>: <role> }`: identity providers differ in what they can emit,
+ * and may add fields of their own (a display name), which are ignored.
+ */
 const OrganizationsClaimSchema = z.union([
-  z.array(MembershipSchema),
+  z.array(z.object(MembershipSchema.shape).transform(({ id, role }) => ({ id, role }))),
   z.record(z.string().min(1), z.enum(ROLES)).transform((map) => Object.entries(map).map(([id, role]) => ({ id, role }))),
 ]);
 
@@ -24,7 +28,8 @@ export class JwtAuthenticator implements Authenticator {
   static async create(config: JwtConfig): Promise<JwtAuthenticator> {
     const key = config.jwksUrl
       ? createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 })
-      : await importSPKI(config.publicKeyPem!, config.algorithms[0]!);
+      : // A KeyObject, not jose's importSPKI: that binds the key to one algorithm of the list.
+        createPublicKey(config.publicKeyPem!);
     return new JwtAuthenticator(config, key);
   }
 
@@ -33,10 +38,16 @@ export class JwtAuthenticator implements Authenticator {
     if (!token) throw new UnauthenticatedError();
     let payload: JWTPayload;
     try {
-      const options = { issuer: this.config.issuer, audience: this.config.audience, algorithms: this.config.algorithms };
-      payload = (typeof this.key === 'function'
-        ? await jwtVerify(token, this.key, options)
-        : await jwtVerify(token, this.key, options)
+      const options = {
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        algorithms: this.config.algorithms,
+        // A token without an expiry would be valid for ever.
+        requiredClaims: ['exp', 'sub'],
+      };
+      // Two calls only because jose types its key-function and key overloads apart.
+      payload = (
+        typeof this.key === 'function' ? await jwtVerify(token, this.key, options) : await jwtVerify(token, this.key, options)
       ).payload;
     } catch {
       throw new UnauthenticatedError();

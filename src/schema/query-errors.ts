@@ -16,6 +16,8 @@ export function toGraphQLError(error: unknown): GraphQLError {
   const domain = domainErrorOf(error);
   const located = error instanceof GraphQLError ? error : undefined;
   const options = { nodes: located?.nodes, path: located?.path, source: located?.source, positions: located?.positions };
+  // GraphQL's own request errors (syntax, validation) are the client's to see as they are.
+  if (!domain && error instanceof GraphQLError && !error.originalError) return error;
   if (!domain) {
     return new GraphQLError('Unexpected error.', { ...options, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   }

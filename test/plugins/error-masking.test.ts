@@ -61,4 +61,19 @@ describe('error masking', () => {
     });
     expect(logs.filter((line) => (line.level as number) >= 40)).toEqual([]);
   });
+
+  it('passes GraphQL\'s own syntax and validation errors through unmasked', async () => {
+    await serverWithCapturedLogs();
+    const post = (query: string) =>
+      app.yoga.fetch('http://imagegraph.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query }),
+      });
+    const syntax = (await (await post('{ viewer {')).json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(syntax.errors[0]!.extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(syntax.errors[0]!.message).toMatch(/Syntax Error/);
+    const unknown = (await (await post('{ nope }')).json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(unknown.errors[0]!.message).toMatch(/Cannot query field "nope"/);
+  });
 });
