@@ -4,6 +4,9 @@ import type { RegionAccessPolicy } from './access/region-access-policy.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
+import type { ImageEvents } from './image-events.js';
+import type { GuardedFetcher } from './imports/guarded-fetch.js';
+import type { ImportRunner } from './imports/import-runner.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { ProviderCalls } from './provider-calls.js';
@@ -17,6 +20,15 @@ export interface Services {
   authenticator: Authenticator;
   accessPolicy: RegionAccessPolicy;
   providers: ReadonlyMap<string, ImageProvider>;
+  imports: Imports;
+  events: ImageEvents;
+}
+
+/** What imports need: the guarded client, the background runner and the size limit. */
+export interface Imports {
+  fetcher: GuardedFetcher;
+  runner: ImportRunner;
+  maxSizeBytes: number;
 }
 
 /** What lives as long as one GraphQL request. */
@@ -29,6 +41,8 @@ export interface Context {
   /** Every region check goes through here: one policy batch per request. */
   regionAccess: RegionAccessLoader;
   providerCalls: ProviderCalls;
+  imports: Imports;
+  events: ImageEvents;
 }
 
 /** Authenticates the request (throwing UnauthenticatedError before any execution) and builds its loaders. */
@@ -41,5 +55,7 @@ export async function createContext(services: Services, request: Request, reques
     configuredRegions: services.config.regions.map((region) => region.id),
     regionAccess: createRegionAccessLoader(services.accessPolicy, principal, services.metrics),
     providerCalls: new ProviderCalls(services.providers, services.metrics),
+    imports: services.imports,
+    events: services.events,
   };
 }

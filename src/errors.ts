@@ -3,6 +3,8 @@
  * `src/schema/errors.ts` maps them to the wire once (union members for mutations, an
  * `extensions.code` for queries). Anything that is not a DomainError is masked and logged.
  */
+import type { DetectedFormat } from './imports/formats/types.js';
+
 export abstract class DomainError extends Error {
   /** Stable machine-readable code, equal to the contract's `ErrorCode` value where one exists. */
   abstract readonly code: string;
@@ -52,5 +54,48 @@ export class ImageNotFoundError extends DomainError {
   constructor(readonly id: string) {
     // Same text for a missing image and another organization's.
     super(`Image "${id}" not found`);
+  }
+}
+
+export type FetchFailureReason =
+  | 'INVALID_URL'
+  | 'SCHEME_NOT_ALLOWED'
+  | 'ADDRESS_NOT_ALLOWED'
+  | 'DNS_FAILURE'
+  | 'CONNECTION_FAILED'
+  | 'TLS_FAILURE'
+  | 'TIMEOUT'
+  | 'HTTP_STATUS'
+  | 'REDIRECT_NOT_ALLOWED'
+  | 'TOO_SMALL'
+  | 'TOO_LARGE';
+
+export class ImageFetchError extends DomainError {
+  readonly code = 'IMAGE_FETCH_FAILED';
+  constructor(
+    readonly uri: string,
+    readonly reason: FetchFailureReason,
+    message: string,
+    readonly httpStatus: number | null = null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export class UnsupportedImageFormatError extends DomainError {
+  readonly code = 'UNSUPPORTED_IMAGE_FORMAT';
+  constructor(
+    readonly detectedFormat: DetectedFormat,
+    readonly hint: string,
+  ) {
+    super(`Only raw bootable disk images can be imported; this one is ${detectedFormat}. ${hint}`);
+  }
+}
+
+export class IdempotencyConflictError extends DomainError {
+  readonly code = 'IDEMPOTENCY_CONFLICT';
+  constructor(readonly idempotencyKey: string) {
+    super(`Idempotency key "${idempotencyKey}" was already used with different input`);
   }
 }

@@ -43,6 +43,11 @@ export class ProviderCalls {
     return result;
   }
 
+  /** A call that is never shared (writes, and reads that must see them): counted, not memoized. */
+  direct<T>(region: string, operation: string, run: (provider: ImageProvider) => Promise<T>): Promise<T> {
+    return this.call(region, operation, run);
+  }
+
   private call<T>(region: string, operation: string, run: (provider: ImageProvider) => Promise<T>): Promise<T> {
     const provider = this.providers.get(region);
     if (!provider) throw new Error(`No provider configured for region ${region}`);

@@ -12,6 +12,9 @@ import { Metrics } from './metrics.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useOperationalRoutes } from './plugins/use-operational-routes.js';
 import { requestIdOf, useRequestLog } from './plugins/use-request-log.js';
+import { ImageEvents } from './image-events.js';
+import { GuardedFetcher } from './imports/guarded-fetch.js';
+import { ImportRunner } from './imports/import-runner.js';
 import { createProvider } from './providers/create-provider.js';
 import type { ImageProvider } from './providers/types.js';
 import { schema } from './schema/index.js';
@@ -34,6 +37,16 @@ export interface ImagegraphOptions {
 export async function createImagegraph(config: Config, options: ImagegraphOptions = {}): Promise<Imagegraph> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const providers = new Map<string, ImageProvider>(config.regions.map((region) => [region.id, createProvider(region.provider)]));
+  const events = new ImageEvents();
+  const fetcher = new GuardedFetcher({ allowedHosts: config.imports.allowedHosts, allowHttp: config.imports.allowHttp });
+  const runner = new ImportRunner({
+    providers,
+    fetcher,
+    events,
+    logger: logger.child({ component: 'imports' }),
+    maxConcurrent: config.imports.maxConcurrent,
+    maxSizeBytes: config.imports.maxSizeBytes,
+  });
   const services: Services = {
     config,
     logger,
@@ -41,7 +54,10 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
     authenticator: await createAuthenticator(config.auth),
     accessPolicy: new RegionAccessPolicy(config.regions),
     providers,
+    imports: { fetcher, runner, maxSizeBytes: config.imports.maxSizeBytes },
+    events,
   };
+  await runner.resumeInterrupted();
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -79,6 +95,8 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
       }),
     close: async () => {
       if (server) await closeServer(server, config.server.shutdownTimeoutMs);
+      await runner.close();
+      await fetcher.close();
       await Promise.all([...providers.values()].map((provider) => provider.close()));
     },
   };

@@ -135,9 +135,30 @@ export interface ImagePage {
   hasNextPage: boolean;
 }
 
-/** Input for creating an image record; the provider assigns id, timestamps and status. */
+/**
+ * An idempotency key with a fingerprint of the request it came with: a retry with the same key and
+ * fingerprint gets the first image; the same key with another fingerprint is a conflict.
+ */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
+/** Input for creating an image record; the provider assigns id, timestamps and (by default) PENDING. */
 export type NewImage = Omit<ImageRecord, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'statusReason'> &
-  Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'createdAt'>>;
+  Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'createdAt'>> & {
+    /** Scoped to the owning organization (or the platform for PUBLIC images). */
+    idempotency?: Idempotency;
+  };
+
+/** What an import changes on an image as it goes. */
+export type ImagePatch = Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'sizeBytes' | 'checksum'>>;
+
+export interface CreatedImage {
+  image: ImageRecord;
+  /** False when an idempotent retry returned the image of the first call. */
+  created: boolean;
+}
 
 export interface ImageProvider {
   readonly kind: 'LOCAL' | 'OPENSTACK';
@@ -147,8 +168,22 @@ export interface ImageProvider {
   countImages(scope: ImageScope, filter: ImageFilter): Promise<number | null>;
   /** The images with these ids, in the same order; null for an id that does not exist. */
   getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]>;
-  /** Creates an image record (used by imports and fixtures). */
-  createImage(image: NewImage): Promise<ImageRecord>;
+  /**
+   * Creates an image record. With `idempotency`, atomically returns the existing image when the key
+   * was used before with the same fingerprint, and throws IdempotencyConflictError when with another.
+   */
+  createImage(image: NewImage): Promise<CreatedImage>;
+  /** The image created with this idempotency key by this owner (null: the platform), if any. */
+  findByIdempotencyKey(organizationId: string | null, key: string): Promise<{ image: ImageRecord; fingerprint: string } | null>;
+  /** Changes status, size or checksum; null when the image no longer exists. */
+  updateImage(id: string, patch: ImagePatch): Promise<ImageRecord | null>;
+  /**
+   * Stores the image's bytes from `data`, all or nothing: on any error (or abort) nothing partial
+   * remains. The caller verifies the bytes on the way and sets the status.
+   */
+  writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
+  /** Imports that had not finished when the provider last stopped (PENDING or CREATING). */
+  listUnfinishedImports(): Promise<ImageRecord[]>;
   /** Throws when the provider cannot serve requests; used by `/ready`. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;

@@ -20,8 +20,11 @@ export type Types = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypesInput>;
 export const builder = new SchemaBuilder<SchemaTypesInput>({
   plugins: [ErrorsPlugin, ValidationPlugin],
   defaultFieldNullability: false,
-  errors: { defaultTypes: [] },
+  // Argument validation runs in arg mappers, outside resolvers: this lets a mutation answer its
+  // InvalidInputError as a union member. Only error classes a union lists are caught.
+  errors: { defaultTypes: [], unsafelyHandleInputErrors: true },
   validation: { validationError: (result) => invalidInputFromIssues(result.issues) },
 });
 
 builder.queryType({ description: 'Read access to regions and their images.' });
+builder.mutationType({ description: 'Changes: import and delete images, register and release their uses.' });

@@ -10,5 +10,7 @@ import './image-connection.js';
 import './region.js';
 import './organization.js';
 import './viewer.js';
+import './errors.js';
+import './import-image.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -53,6 +53,16 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX image_tags_lookup ON image_tags (name, value, image_id);
   `,
+  `
+  ALTER TABLE images ADD COLUMN idempotency_key TEXT;
+  ALTER TABLE images ADD COLUMN idempotency_fingerprint TEXT;
+  -- Reserved properties (provenance, ownership) mirrored for other tools; see reserved-properties.ts.
+  ALTER TABLE images ADD COLUMN properties TEXT NOT NULL DEFAULT '{}';
+  -- One key per owner; the platform (PUBLIC images) is the owner ''.
+  CREATE UNIQUE INDEX images_idempotency ON images (ifnull(organization_id, ''), idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX images_unfinished ON images (status) WHERE status IN ('PENDING', 'CREATING');
+  `,
 ];
 
 /** Opens (creating if needed) the region's database in WAL mode and brings its schema up to date. */

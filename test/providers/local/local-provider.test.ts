@@ -36,7 +36,7 @@ function plan(scope: ImageScope, filter: ImageFilter, order: ImageOrder, after?:
 
 describe('LocalImageProvider', () => {
   it('stores every field of an image and reads it back unchanged', async () => {
-    const created = await provider.createImage(
+    const { image: created } = await provider.createImage(
       newImage({
         organizationId: 'acme',
         visibility: 'ORGANIZATION',

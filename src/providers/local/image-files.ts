@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+const PARTIAL_PREFIX = '.partial-';
+
+/**
+ * The local provider's image bytes: `<dataDir>/images/<id>.raw`. A file appears under its final name
+ * only once complete and fsynced, so a crash leaves at most a `.partial-*` file, removed on start-up.
+ */
+export class ImageFiles {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'images');
+    mkdirSync(this.dir, { recursive: true });
+    for (const name of readdirSync(this.dir)) {
+      if (name.startsWith(PARTIAL_PREFIX)) rmSync(join(this.dir, name), { force: true });
+    }
+  }
+
+  path(id: string): string {
+    return join(this.dir, `${id}.raw`);
+  }
+
+  /** Writes `data` to a temp file, fsyncs it and renames it into place; removes the temp file on any failure. */
+  async write(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    const partial = join(this.dir, `${PARTIAL_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      await pipeline(Readable.from(data), createWriteStream(partial, { flags: 'wx' }), { signal });
+      const handle = await open(partial, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(partial, this.path(id));
+      await this.syncDir();
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.path(id), { force: true });
+  }
+
+  /** Makes the rename durable: the directory entry must reach the disk too. */
+  private async syncDir(): Promise<void> {
+    const handle = await open(this.dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}

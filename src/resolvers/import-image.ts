@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { roleIn } from '../auth/principal.js';
+import type { Context } from '../context.js';
+import { IdempotencyConflictError, PermissionDeniedError } from '../errors.js';
+import { peekImage } from '../imports/peek-image.js';
+import { stableStringify } from '../provider-calls.js';
+import type { Idempotency, NewImage } from '../providers/types.js';
+import type { ImportImageInputShape } from '../schema/import-image.js';
+import type { ImageModel } from './models.js';
+import { requireRegion } from './require-region.js';
+
+/**
+ * `importImage`, in the spec's order (input already validated at the edge): region visible, caller
+ * allowed, idempotent retry, peek and format check, create PENDING, then the download in the background.
+ */
+export async function importImage(ctx: Context, input: ImportImageInputShape): Promise<{ image: ImageModel }> {
+  const region = (await requireRegion(ctx, input.region)).id;
+  const owner = input.visibility === 'PUBLIC' ? null : input.organization!;
+  requireImportRight(ctx, owner);
+  const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprint(input) } : undefined;
+  if (idempotency) {
+    const existing = await ctx.providerCalls.direct(region, 'findByIdempotencyKey', (p) => p.findByIdempotencyKey(owner, idempotency.key));
+    if (existing && existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
+    if (existing) return { image: { region, record: existing.image } };
+  }
+  await peekImage(ctx.imports.fetcher, input.uri, { maxSizeBytes: ctx.imports.maxSizeBytes });
+  const { image, created } = await ctx.providerCalls.direct(region, 'createImage', (p) =>
+    p.createImage(newImage(input, owner, ctx.principal.subject, idempotency)),
+  );
+  if (created) ctx.imports.runner.enqueue({ region, id: image.id, uri: input.uri });
+  return { image: { region, record: image } };
+}
+
+/** MEMBER or ADMIN of the owning organization; PUBLIC images are the platform admins' alone. */
+function requireImportRight(ctx: Context, owner: string | null): void {
+  if (ctx.principal.platformAdmin) return;
+  if (owner === null) throw new PermissionDeniedError('Only platform admins may import PUBLIC images');
+  const role = roleIn(ctx.principal, owner);
+  if (role !== 'MEMBER' && role !== 'ADMIN') {
+    throw new PermissionDeniedError(`Importing into organization "${owner}" needs the MEMBER or ADMIN role`);
+  }
+}
+
+/** What makes two calls "the same input" for an idempotency key: everything but the key itself. */
+function fingerprint(input: ImportImageInputShape): string {
+  const { idempotencyKey: _key, ...rest } = input;
+  return createHash('sha256').update(stableStringify(rest)).digest('hex');
+}
+
+function newImage(input: ImportImageInputShape, owner: string | null, subject: string, idempotency?: Idempotency): NewImage {
+  return {
+    name: input.name,
+    description: input.description ?? null,
+    organizationId: owner,
+    visibility: owner === null ? 'PUBLIC' : 'ORGANIZATION',
+    status: 'PENDING',
+    diskFormat: 'RAW',
+    sizeBytes: null,
+    checksum: null,
+    architecture: input.architecture ?? 'X86_64',
+    virtualization: input.virtualization ?? 'VIRTUALIZED',
+    os: {
+      kernel: input.os.kernel ?? 'LINUX',
+      family: input.os.family,
+      distro: input.os.distro,
+      version: input.os.version,
+      variant: input.os.variant ?? null,
+      codename: input.os.codename ?? null,
+    },
+    gpu: input.gpu ?? null,
+    softwareVersions: input.softwareVersions ?? [],
+    tags: input.tags ?? [],
+    source: { kind: 'IMPORT', uri: input.uri, createdBy: subject },
+    idempotency,
+  };
+}

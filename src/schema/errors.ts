@@ -1,0 +1,161 @@
+import {
+  DomainError,
+  IdempotencyConflictError,
+  ImageFetchError,
+  ImageNotFoundError,
+  InvalidInputError,
+  PermissionDeniedError,
+  ProviderUnavailableError,
+  RegionNotFoundError,
+  UnsupportedImageFormatError,
+} from '../errors.js';
+import { builder } from './builder.js';
+
+/**
+ * The domain errors a mutation answers with, each registered once as a GraphQL type implementing
+ * `Error`. Mutation unions list them; query fields raise them with `extensions.code` instead
+ * (query-errors.ts).
+ */
+const ErrorCodeEnum = builder.enumType('ErrorCode', {
+  description: 'Stable machine-readable error codes; also used as `extensions.code` of query errors.',
+  values: {
+    UNSUPPORTED_IMAGE_FORMAT: { description: 'The remote image is not a raw bootable disk.' },
+    IMAGE_FETCH_FAILED: { description: 'The remote image could not be fetched.' },
+    INVALID_INPUT: { description: 'The input failed validation; see issues.' },
+    REGION_NOT_FOUND: { description: 'The region does not exist or the caller may not see it.' },
+    PERMISSION_DENIED: { description: 'The caller\'s role does not allow this.' },
+    IDEMPOTENCY_CONFLICT: { description: 'The idempotency key was used before with different input.' },
+    PROVIDER_UNAVAILABLE: { description: 'The region\'s image provider cannot be reached; retry later.' },
+    IMAGE_IN_USE: { description: 'The image has registered uses.' },
+    IMAGE_NOT_FOUND: { description: 'The image does not exist or the caller may not see it.' },
+    IMAGE_NOT_OWNED: { description: 'The image belongs to the platform or another owner.' },
+    IMAGE_PROTECTED: { description: 'The provider protects the image from deletion.' },
+  },
+});
+
+export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
+  description: 'A failure a client can act on, returned as a member of a mutation\'s result union.',
+  fields: (t) => ({
+    message: t.exposeString('message', { description: 'What went wrong, for people.' }),
+    code: t.field({
+      type: ErrorCodeEnum,
+      description: 'What went wrong, for programs.',
+      resolve: (error) => error.code as typeof ErrorCodeEnum.$inferType,
+    }),
+  }),
+});
+
+const DetectedFormatEnum = builder.enumType('DetectedFormat', {
+  description: 'What the format detector found in an image\'s first bytes.',
+  values: Object.fromEntries(
+    (
+      [
+        ['QCOW2', 'QEMU copy-on-write v2/v3.'],
+        ['QED', 'QEMU enhanced disk.'],
+        ['VMDK', 'VMware disk (sparse extent or descriptor).'],
+        ['VHD', 'Microsoft Virtual Hard Disk (dynamic, or fixed seen by its footer).'],
+        ['VHDX', 'Microsoft Hyper-V VHDX.'],
+        ['VDI', 'VirtualBox disk image.'],
+        ['ISO', 'ISO 9660 installer media, hybrid ISOs with an MBR included.'],
+        ['LUKS', 'A LUKS-encrypted volume.'],
+        ['GZIP', 'A gzip-compressed file.'],
+        ['XZ', 'An xz-compressed file.'],
+        ['ZSTD', 'A zstd-compressed file.'],
+        ['BZIP2', 'A bzip2-compressed file.'],
+        ['ZIP', 'A zip archive.'],
+        ['TAR', 'A tar archive.'],
+        ['RAW_WITHOUT_BOOT_RECORD', 'Raw bytes with no MBR/GPT boot record (e.g. a bare filesystem).'],
+        ['UNKNOWN', 'Nothing recognisable.'],
+      ] as const
+    ).map(([value, description]) => [value, { description }]),
+  ) as Record<UnsupportedImageFormatError['detectedFormat'], { description: string }>,
+});
+
+const FetchFailureReasonEnum = builder.enumType('FetchFailureReason', {
+  description: 'Why a remote image could not be fetched.',
+  values: {
+    INVALID_URL: { description: 'Not an absolute http(s) URL, or it carries user info.' },
+    SCHEME_NOT_ALLOWED: { description: 'Not http(s), or plain http while the server allows only https.' },
+    ADDRESS_NOT_ALLOWED: { description: 'The host is (or resolves to) a non-public address.' },
+    DNS_FAILURE: { description: 'The host name does not resolve.' },
+    CONNECTION_FAILED: { description: 'The connection was refused or broke.' },
+    TLS_FAILURE: { description: 'The TLS handshake or certificate check failed.' },
+    TIMEOUT: { description: 'The server was too slow.' },
+    HTTP_STATUS: { description: 'The server answered with an error status; see httpStatus.' },
+    REDIRECT_NOT_ALLOWED: { description: 'Too many redirects, https to http, or to another scheme.' },
+    TOO_SMALL: { description: 'The file is too small to be a disk image.' },
+    TOO_LARGE: { description: 'The file is larger than the server accepts.' },
+  },
+});
+
+const InputIssueType = builder.objectRef<InvalidInputError['issues'][number]>('InputIssue').implement({
+  description: 'One problem with the input.',
+  fields: (t) => ({
+    path: t.exposeStringList('path', { description: 'Where in the input, e.g. ["input", "tags", "0", "name"].' }),
+    message: t.exposeString('message', { description: 'What is wrong there.' }),
+  }),
+});
+
+builder.objectType(UnsupportedImageFormatError, {
+  name: 'UnsupportedImageFormatError',
+  description: 'The remote image is not a raw bootable disk: what it is, and how to convert it.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    detectedFormat: t.field({ type: DetectedFormatEnum, description: 'What was found.', resolve: (e) => e.detectedFormat }),
+    hint: t.exposeString('hint', { description: 'How to produce a raw bootable disk from it, e.g. the qemu-img command.' }),
+  }),
+});
+
+builder.objectType(ImageFetchError, {
+  name: 'ImageFetchError',
+  description: 'The remote image could not be fetched.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    uri: t.exposeString('uri', { description: 'The URI as given.' }),
+    reason: t.field({ type: FetchFailureReasonEnum, description: 'Why.', resolve: (e) => e.reason }),
+    httpStatus: t.int({ nullable: true, description: 'The remote server\'s HTTP status, when it answered.', resolve: (e) => e.httpStatus }),
+  }),
+});
+
+builder.objectType(InvalidInputError, {
+  name: 'InvalidInputError',
+  description: 'The input failed validation; every problem is listed.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    issues: t.field({ type: [InputIssueType], description: 'Every problem, with its path.', resolve: (e) => e.issues }),
+  }),
+});
+
+builder.objectType(RegionNotFoundError, {
+  name: 'RegionNotFoundError',
+  description: 'The region does not exist or the caller may not see it (the two are not told apart).',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ region: t.exposeID('region', { description: 'The region as given.' }) }),
+});
+
+builder.objectType(PermissionDeniedError, {
+  name: 'PermissionDeniedError',
+  description: 'The caller\'s role does not allow this (e.g. a READER importing).',
+  interfaces: [ErrorInterface],
+});
+
+builder.objectType(IdempotencyConflictError, {
+  name: 'IdempotencyConflictError',
+  description: 'The idempotency key was used before with different input.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ idempotencyKey: t.exposeString('idempotencyKey', { description: 'The key as given.' }) }),
+});
+
+builder.objectType(ProviderUnavailableError, {
+  name: 'ProviderUnavailableError',
+  description: 'The region\'s image provider cannot be reached; retry later.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ region: t.exposeID('region', { description: 'The region.' }) }),
+});
+
+builder.objectType(ImageNotFoundError, {
+  name: 'ImageNotFoundError',
+  description: 'The image does not exist or the caller may not see it (the two are not told apart).',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ id: t.exposeID('id', { description: 'The image ID as given.' }) }),
+});
