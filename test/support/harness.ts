@@ -29,7 +29,8 @@ export interface TestServer {
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult<T>>;
   /** The value of one Prometheus sample at /metrics (0 when absent). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
-  close(): Promise<void>;
+  /** Stops the server; the data dir is removed unless `keepData`. */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface GqlResult<T> {
@@ -42,8 +43,15 @@ export interface GqlResult<T> {
  * A real imagegraph on temp dirs: tokens auth with the given callers and one local provider per region.
  * Nothing is mocked; requests go through yoga's fetch (no socket needed).
  */
-export async function startTestServer(options: { regions: TestRegion[]; callers: TestCaller[] }): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'imagegraph-test-'));
+export async function startTestServer(options: {
+  regions: TestRegion[];
+  callers: TestCaller[];
+  /** The config's `imports` section, e.g. `{ allowedHosts: ['127.0.0.1:PORT'] }` for a loopback image server. */
+  imports?: Record<string, unknown>;
+  /** Reuse a data dir (to restart on the same data); a new temp dir otherwise. */
+  dir?: string;
+}): Promise<TestServer> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'imagegraph-test-'));
   const tokensFile = join(dir, 'tokens.yaml');
   writeFileSync(
     tokensFile,
@@ -59,6 +67,7 @@ export async function startTestServer(options: { regions: TestRegion[]; callers:
   const config = parseConfig({
     server: { port: 0 },
     auth: { mode: 'tokens', tokensFile },
+    ...(options.imports ? { imports: options.imports } : {}),
     regions: options.regions.map((r) => ({
       id: r.id,
       name: r.name ?? r.id,
@@ -84,9 +93,9 @@ export async function startTestServer(options: { regions: TestRegion[]; callers:
       const sample = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
       return sample?.value ?? 0;
     },
-    async close() {
+    async close({ keepData = false } = {}) {
       await app.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
