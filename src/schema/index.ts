@@ -12,5 +12,6 @@ import './organization.js';
 import './viewer.js';
 import './errors.js';
 import './import-image.js';
+import './image-changed.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());
