@@ -16,7 +16,13 @@ export interface PeekOptions {
  */
 export async function peekImage(fetcher: GuardedFetcher, uri: string, options: PeekOptions): Promise<void> {
   const signal = AbortSignal.timeout(options.deadlineMs ?? 20_000);
-  const response = await fetcher.open(uri, { range: [0, PEEK_BYTES - 1], signal });
+  const response = await fetcher.open(uri, { range: [0, PEEK_BYTES - 1], signal }).catch((error: unknown) => {
+    // 416: not even the first byte exists; the file is empty.
+    if (error instanceof ImageFetchError && error.httpStatus === 416) {
+      throw new ImageFetchError(uri, 'TOO_SMALL', 'The file is empty', 416);
+    }
+    throw error;
+  });
   let head: Uint8Array;
   try {
     const totalBytes = remoteSize(response.status, response.headers);
