@@ -4,6 +4,7 @@
  * `extensions.code` for queries). Anything that is not a DomainError is masked and logged.
  */
 import type { DetectedFormat } from './imports/formats/types.js';
+import type { ImageUse, RegionImage } from './providers/types.js';
 
 export abstract class DomainError extends Error {
   /** Stable machine-readable code, equal to the contract's `ErrorCode` value where one exists. */
@@ -97,5 +98,29 @@ export class IdempotencyConflictError extends DomainError {
   readonly code = 'IDEMPOTENCY_CONFLICT';
   constructor(readonly idempotencyKey: string) {
     super(`Idempotency key "${idempotencyKey}" was already used with different input`);
+  }
+}
+
+export class ImageInUseError extends DomainError {
+  readonly code = 'IMAGE_IN_USE';
+  constructor(
+    readonly image: RegionImage,
+    readonly usedBy: ImageUse[],
+  ) {
+    super(`Image "${image.record.name}" is in use by ${usedBy.length || 'at least one'} consumer(s); release its uses first`);
+  }
+}
+
+export class ImageNotOwnedError extends DomainError {
+  readonly code = 'IMAGE_NOT_OWNED';
+  constructor(readonly image: RegionImage) {
+    super(`Image "${image.record.name}" is a public platform image; only platform admins may change it`);
+  }
+}
+
+export class ImageProtectedError extends DomainError {
+  readonly code = 'IMAGE_PROTECTED';
+  constructor(readonly image: RegionImage) {
+    super(`Image "${image.record.name}" is protected at its provider; unprotect it there first`);
   }
 }

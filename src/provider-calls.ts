@@ -1,6 +1,14 @@
 import DataLoader from 'dataloader';
 import type { Metrics } from './metrics.js';
-import type { ImageFilter, ImagePage, ImageProvider, ImageQuery, ImageRecord, ImageScope } from './providers/types.js';
+import type {
+  ImageFilter,
+  ImagePage,
+  ImageProvider,
+  ImageQuery,
+  ImageRecord,
+  ImageScope,
+  ImageUse,
+} from './providers/types.js';
 
 /**
  * A request's view of the providers: each distinct (region, operation, arguments) reaches its provider
@@ -10,6 +18,7 @@ import type { ImageFilter, ImagePage, ImageProvider, ImageQuery, ImageRecord, Im
 export class ProviderCalls {
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly imageLoaders = new Map<string, DataLoader<string, ImageRecord | null>>();
+  private readonly useLoaders = new Map<string, DataLoader<string, ImageUse[]>>();
 
   constructor(
     private readonly providers: ReadonlyMap<string, ImageProvider>,
@@ -29,6 +38,16 @@ export class ProviderCalls {
     if (!loader) {
       loader = new DataLoader((ids) => this.call(region, 'getImages', (provider) => provider.getImages(ids)));
       this.imageLoaders.set(region, loader);
+    }
+    return loader.load(id);
+  }
+
+  /** The uses of an image; all images of a region asked for in one tick share one provider call. */
+  imageUses(region: string, id: string): Promise<ImageUse[]> {
+    let loader = this.useLoaders.get(region);
+    if (!loader) {
+      loader = new DataLoader((ids) => this.call(region, 'listImageUses', (provider) => provider.listImageUses(ids)));
+      this.useLoaders.set(region, loader);
     }
     return loader.load(id);
   }

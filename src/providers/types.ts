@@ -55,6 +55,22 @@ export interface ImageSource {
   createdBy: string | null;
 }
 
+/** A registered use of an image by a consumer (a server, a cluster...). */
+export interface ImageUse {
+  kind: string;
+  consumerId: string;
+  /** The organization holding the use (the owner of an organization's image). */
+  organizationId: string;
+  createdAt: Date;
+}
+
+/** What deleting an image came to; the resolver turns refusals into domain errors. */
+export type DeleteOutcome =
+  | { result: 'deleted' }
+  | { result: 'not-found' }
+  | { result: 'in-use'; usedBy: ImageUse[] }
+  | { result: 'protected' };
+
 /** An image as its provider stores it. `id` is the provider's own ID (e.g. the Glance UUID). */
 export interface ImageRecord {
   id: string;
@@ -78,6 +94,12 @@ export interface ImageRecord {
   source: ImageSource;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** An image together with the region whose provider holds it. */
+export interface RegionImage {
+  region: string;
+  record: ImageRecord;
 }
 
 /**
@@ -184,6 +206,17 @@ export interface ImageProvider {
   writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
   /** Imports that had not finished when the provider last stopped (PENDING or CREATING). */
   listUnfinishedImports(): Promise<ImageRecord[]>;
+  /**
+   * Deletes metadata and bytes, refusing while uses are registered. Atomic with registerImageUse: of a
+   * delete and a registration racing, exactly one succeeds.
+   */
+  deleteImage(id: string): Promise<DeleteOutcome>;
+  /** Registers a use (idempotent per image + organization + kind + consumerId); false when the image does not exist. */
+  registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean>;
+  /** Releases the use of these organizations (idempotent); false when the image does not exist. */
+  releaseImageUse(id: string, release: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' }): Promise<boolean>;
+  /** The uses of each image, in the order of `ids`. */
+  listImageUses(ids: readonly string[]): Promise<ImageUse[][]>;
   /** Throws when the provider cannot serve requests; used by `/ready`. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;

@@ -41,10 +41,15 @@ function requireImportRight(ctx: Context, owner: string | null): void {
   }
 }
 
-/** What makes two calls "the same input" for an idempotency key: everything but the key itself. */
+/**
+ * What makes two calls "the same input" for an idempotency key: everything but the key itself, with
+ * absent and null alike and tags in any order, so a client's harmless re-serialisation is a retry.
+ */
 function fingerprint(input: ImportImageInputShape): string {
   const { idempotencyKey: _key, ...rest } = input;
-  return createHash('sha256').update(stableStringify(rest)).digest('hex');
+  const tags = [...(rest.tags ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const normalised = JSON.parse(JSON.stringify({ ...rest, tags }, (_k, v: unknown) => (v === null ? undefined : v)));
+  return createHash('sha256').update(stableStringify(normalised)).digest('hex');
 }
 
 function newImage(input: ImportImageInputShape, owner: string | null, subject: string, idempotency?: Idempotency): NewImage {

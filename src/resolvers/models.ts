@@ -1,11 +1,8 @@
 import type { RegionConfig } from '../config.js';
-import type { ImageRecord } from '../providers/types.js';
+import type { RegionImage } from '../providers/types.js';
 
 /** The GraphQL `Image`: a provider record plus the region it lives in. */
-export interface ImageModel {
-  region: string;
-  record: ImageRecord;
-}
+export type ImageModel = RegionImage;
 
 export type RegionModel = RegionConfig;
 

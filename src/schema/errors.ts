@@ -2,7 +2,10 @@ import {
   DomainError,
   IdempotencyConflictError,
   ImageFetchError,
+  ImageInUseError,
   ImageNotFoundError,
+  ImageNotOwnedError,
+  ImageProtectedError,
   InvalidInputError,
   PermissionDeniedError,
   ProviderUnavailableError,
@@ -10,6 +13,8 @@ import {
   UnsupportedImageFormatError,
 } from '../errors.js';
 import { builder } from './builder.js';
+import { Image } from './image.js';
+import { ImageUseType } from './image-use.js';
 
 /**
  * The domain errors a mutation answers with, each registered once as a GraphQL type implementing
@@ -158,4 +163,28 @@ builder.objectType(ImageNotFoundError, {
   description: 'The image does not exist or the caller may not see it (the two are not told apart).',
   interfaces: [ErrorInterface],
   fields: (t) => ({ id: t.exposeID('id', { description: 'The image ID as given.' }) }),
+});
+
+builder.objectType(ImageInUseError, {
+  name: 'ImageInUseError',
+  description: 'The image has registered uses; release them first.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    image: t.field({ type: Image, description: 'The image.', resolve: (e) => e.image }),
+    usedBy: t.field({ type: [ImageUseType], description: 'The uses that hold it.', resolve: (e) => e.usedBy }),
+  }),
+});
+
+builder.objectType(ImageNotOwnedError, {
+  name: 'ImageNotOwnedError',
+  description: 'The image is a public platform image, which only platform admins may delete.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ image: t.field({ type: Image, description: 'The image.', resolve: (e) => e.image }) }),
+});
+
+builder.objectType(ImageProtectedError, {
+  name: 'ImageProtectedError',
+  description: 'The provider protects the image from deletion (Glance `protected`).',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ image: t.field({ type: Image, description: 'The image.', resolve: (e) => e.image }) }),
 });

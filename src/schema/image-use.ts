@@ -1,15 +1,8 @@
+import type { ImageUse } from '../providers/types.js';
 import { builder } from './builder.js';
 import { Organization } from './organization.js';
 
-/** A registered use of an image by a consumer (a server, a cluster...). */
-export interface ImageUseModel {
-  kind: string;
-  consumerId: string;
-  organizationId: string | null;
-  createdAt: Date;
-}
-
-export const ImageUseType = builder.objectRef<ImageUseModel>('ImageUse');
+export const ImageUseType = builder.objectRef<ImageUse>('ImageUse');
 
 ImageUseType.implement({
   description: 'A consumer holding an image in use; the image cannot be deleted while any exists.',
@@ -20,7 +13,7 @@ ImageUseType.implement({
       type: Organization,
       nullable: true,
       description: 'The organization that registered the use.',
-      resolve: (use) => (use.organizationId ? { id: use.organizationId } : null),
+      resolve: (use) => ({ id: use.organizationId }),
     }),
     createdAt: t.field({ type: 'DateTime', description: 'When the use was registered.', resolve: (use) => use.createdAt }),
   }),

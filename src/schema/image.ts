@@ -1,4 +1,5 @@
 import type { ImageModel } from '../resolvers/models.js';
+import { visibleUses } from '../resolvers/visible-uses.js';
 import { builder } from './builder.js';
 import {
   ArchitectureEnum,
@@ -72,8 +73,7 @@ Image.implement({
     usedBy: t.field({
       type: [ImageUseType],
       description: 'Who holds the image in use; deleteImage refuses while this is not empty.',
-      // Image uses arrive with deleteImage (#4); until then no image can have any.
-      resolve: () => [],
+      resolve: (i, _args, ctx) => visibleUses(ctx, i),
     }),
     createdAt: t.field({ type: 'DateTime', description: 'When the image was created.', resolve: (i) => i.record.createdAt }),
     updatedAt: t.field({ type: 'DateTime', description: 'When the image last changed.', resolve: (i) => i.record.updatedAt }),

@@ -23,7 +23,7 @@ import {
   UnsupportedImageFormatError,
 } from '../errors.js';
 import { Image } from './image.js';
-import { TagInput } from './inputs.js';
+import { TagInput, TagNameSchema, TagValueSchema } from './inputs.js';
 
 const OperatingSystemInput = builder.inputType('OperatingSystemInput', {
   description: 'The operating system installed in the image.',
@@ -68,7 +68,12 @@ export const ImportImageInputSchema = z
     gpu: z.looseObject({ driver: Text(64), models: z.array(Text(64)).max(16) }).nullish(),
     softwareVersions: z.array(z.object({ name: Text(63), version: Text(255) })).max(32).nullish(),
     tags: z
-      .array(z.looseObject({ name: z.string().refine((name) => !isReservedName(name), 'is a reserved tag name') }))
+      .array(
+        z.object({
+          name: TagNameSchema.refine((name) => !isReservedName(name), 'is a reserved tag name'),
+          value: TagValueSchema,
+        }),
+      )
       .max(32)
       .refine((tags) => new Set(tags.map((tag) => tag.name)).size === tags.length, 'tag names must be unique')
       .nullish(),

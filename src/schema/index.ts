@@ -13,5 +13,7 @@ import './viewer.js';
 import './errors.js';
 import './import-image.js';
 import './image-changed.js';
+import './delete-image.js';
+import './image-use-mutations.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

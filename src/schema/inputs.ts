@@ -19,8 +19,9 @@ export const TagValueSchema = z.string().max(255);
 export const TagInput = builder.inputType('TagInput', {
   description: 'A user tag: a name and a value.',
   fields: (t) => ({
-    name: t.string({ required: true, description: 'Tag name, 1-63 characters.', validate: TagNameSchema }),
-    value: t.string({ required: true, description: 'Tag value, at most 255 characters.', validate: TagValueSchema }),
+    // Validated by the schema of the input that holds tags, so that every issue is reported together.
+    name: t.string({ required: true, description: 'Tag name, 1-63 characters.' }),
+    value: t.string({ required: true, description: 'Tag value, at most 255 characters.' }),
   }),
 });
 
@@ -44,7 +45,11 @@ export const ImageFilter = builder.inputType('ImageFilter', {
     osDistro: t.field({ type: OsDistroEnum, description: 'Operating system distribution.' }),
     osVersion: t.string({ description: 'Operating system version, exactly.', validate: z.string().max(64) }),
     gpuVendor: t.field({ type: GpuVendorEnum, description: 'Vendor of the GPU the image has drivers for.' }),
-    tags: t.field({ type: [TagInput], description: 'Every listed tag must match.', validate: z.array(z.unknown()).max(32) }),
+    tags: t.field({
+      type: [TagInput],
+      description: 'Every listed tag must match.',
+      validate: z.array(z.object({ name: TagNameSchema, value: TagValueSchema })).max(32),
+    }),
     createdAfter: t.field({ type: 'DateTime', description: 'Created strictly after this time.' }),
     createdBefore: t.field({ type: 'DateTime', description: 'Created strictly before this time.' }),
   }),

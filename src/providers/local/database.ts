@@ -63,6 +63,18 @@ const MIGRATIONS: readonly string[] = [
     WHERE idempotency_key IS NOT NULL;
   CREATE INDEX images_unfinished ON images (status) WHERE status IN ('PENDING', 'CREATING');
   `,
+  `
+  CREATE TABLE image_uses (
+    image_id        TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    kind            TEXT NOT NULL,
+    consumer_id     TEXT NOT NULL,
+    -- The organization holding the use: the owner for its images; the registering one for PUBLIC images,
+    -- so two organizations' consumers never collide on one public image.
+    organization_id TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (image_id, organization_id, kind, consumer_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Opens (creating if needed) the region's database in WAL mode and brings its schema up to date. */

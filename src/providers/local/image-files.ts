@@ -49,6 +49,13 @@ export class ImageFiles {
     await rm(this.path(id), { force: true });
   }
 
+  /** Removes every image file whose id is not in `keep`: what a crash between delete and unlink left. */
+  removeOrphans(keep: ReadonlySet<string>): void {
+    for (const name of readdirSync(this.dir)) {
+      if (name.endsWith('.raw') && !keep.has(name.slice(0, -'.raw'.length))) rmSync(join(this.dir, name), { force: true });
+    }
+  }
+
   /** Makes the rename durable: the directory entry must reach the disk too. */
   private async syncDir(): Promise<void> {
     const handle = await open(this.dir, 'r');

@@ -4,6 +4,7 @@ import { IdempotencyConflictError } from '../../errors.js';
 import { reservedProperties } from '../reserved-properties.js';
 import type {
   CreatedImage,
+  DeleteOutcome,
   ImageFilter,
   ImagePage,
   ImagePatch,
@@ -11,6 +12,7 @@ import type {
   ImageQuery,
   ImageRecord,
   ImageScope,
+  ImageUse,
   NewImage,
   Tag,
 } from '../types.js';
@@ -33,6 +35,8 @@ export class LocalImageProvider implements ImageProvider {
   constructor(readonly dataDir: string) {
     this.db = openDatabase(dataDir);
     this.files = new ImageFiles(dataDir);
+    const ids = this.db.prepare('SELECT id FROM images').pluck().all() as string[];
+    this.files.removeOrphans(new Set(ids));
   }
 
   async queryImages(query: ImageQuery): Promise<ImagePage> {
@@ -105,11 +109,64 @@ export class LocalImageProvider implements ImageProvider {
     const assignments = [...set.map(([column]) => `${column} = @${column}`), 'updated_at = @updated_at'].join(', ');
     const values = { ...Object.fromEntries(set), updated_at: new Date().toISOString(), id };
     const changed = this.db.prepare(`UPDATE images SET ${assignments} WHERE id = @id`).run(values).changes;
+    // A FAILED image holds no bytes, even those a crash left between the rename and READY.
+    if (patch.status === 'FAILED') await this.files.remove(id);
     return changed ? ((await this.getImages([id]))[0] ?? null) : null;
   }
 
   async writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
     await this.files.write(id, data, signal);
+    // Deleted while the bytes were moving: the delete found no file to remove, so remove it here.
+    if (!this.exists(id)) await this.files.remove(id);
+  }
+
+  async deleteImage(id: string): Promise<DeleteOutcome> {
+    const outcome = this.db
+      .transaction((): DeleteOutcome => {
+        if (!this.exists(id)) return { result: 'not-found' };
+        const usedBy = this.usesOf([id])[0]!;
+        if (usedBy.length) return { result: 'in-use', usedBy };
+        this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+        return { result: 'deleted' };
+      })
+      .immediate();
+    if (outcome.result === 'deleted') await this.files.remove(id);
+    return outcome;
+  }
+
+  async registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        if (!this.exists(id)) return false;
+        this.db
+          .prepare(
+            `INSERT INTO image_uses (image_id, kind, consumer_id, organization_id, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING`,
+          )
+          .run(id, use.kind, use.consumerId, use.organizationId, new Date().toISOString());
+        return true;
+      })
+      .immediate();
+  }
+
+  async releaseImageUse(
+    id: string,
+    { kind, consumerId, organizationIds }: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' },
+  ): Promise<boolean> {
+    const orgs = organizationIds === 'all' ? '' : `AND organization_id IN (${organizationIds.map(() => '?').join(', ') || 'NULL'})`;
+    return this.db
+      .transaction(() => {
+        if (!this.exists(id)) return false;
+        this.db
+          .prepare(`DELETE FROM image_uses WHERE image_id = ? AND kind = ? AND consumer_id = ? ${orgs}`)
+          .run(id, kind, consumerId, ...(organizationIds === 'all' ? [] : organizationIds));
+        return true;
+      })
+      .immediate();
+  }
+
+  async listImageUses(ids: readonly string[]): Promise<ImageUse[][]> {
+    return this.usesOf(ids);
   }
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
@@ -125,6 +182,25 @@ export class LocalImageProvider implements ImageProvider {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  private exists(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
+  }
+
+  private usesOf(ids: readonly string[]): ImageUse[][] {
+    if (ids.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT image_id, kind, consumer_id, organization_id, created_at FROM image_uses
+         WHERE image_id IN (${ids.map(() => '?').join(', ')}) ORDER BY created_at, kind, consumer_id`,
+      )
+      .all(...ids) as { image_id: string; kind: string; consumer_id: string; organization_id: string; created_at: string }[];
+    return ids.map((id) =>
+      rows
+        .filter((row) => row.image_id === id)
+        .map((row) => ({ kind: row.kind, consumerId: row.consumer_id, organizationId: row.organization_id, createdAt: new Date(row.created_at) })),
+    );
   }
 
   private findIdempotent(organizationId: string | null, key: string) {

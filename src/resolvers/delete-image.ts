@@ -1,0 +1,30 @@
+import { requireMember } from '../auth/require-role.js';
+import type { Context } from '../context.js';
+import { ImageInUseError, ImageNotFoundError, ImageNotOwnedError, ImageProtectedError } from '../errors.js';
+import { findVisibleImage } from './find-image.js';
+
+/**
+ * `deleteImage`: only the owning organization's MEMBERs (and platform admins, alone for PUBLIC images)
+ * may delete; registered uses refuse the delete; an import in progress is cancelled once it is gone.
+ */
+export async function deleteImage(ctx: Context, id: string): Promise<{ deletedImageId: string }> {
+  const image = await findVisibleImage(ctx, id, 'region-not-found');
+  const { region, record } = image;
+  if (record.organizationId === null && !ctx.principal.platformAdmin) throw new ImageNotOwnedError(image);
+  if (record.organizationId !== null) requireMember(ctx.principal, record.organizationId, 'Deleting images');
+
+  const outcome = await ctx.providerCalls.direct(region, 'deleteImage', (provider) => provider.deleteImage(record.id));
+  switch (outcome.result) {
+    case 'deleted':
+      // After the delete, so a refused delete leaves the import running; the provider drops late bytes.
+      ctx.imports.runner.cancel(region, record.id);
+      ctx.events.publish({ region, id: record.id, kind: 'deleted' });
+      return { deletedImageId: id };
+    case 'not-found':
+      throw new ImageNotFoundError(id);
+    case 'in-use':
+      throw new ImageInUseError(image, outcome.usedBy);
+    case 'protected':
+      throw new ImageProtectedError(image);
+  }
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { ImageNotFoundError, InvalidInputError, PermissionDeniedError, ProviderUnavailableError } from '../errors.js';
+import { registerImageUse, releaseImageUse } from '../resolvers/image-uses.js';
+import type { ImageModel } from '../resolvers/models.js';
+import { builder } from './builder.js';
+import './errors.js';
+import { Image } from './image.js';
+
+const UseKindSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ".", "-" or "_"');
+const ConsumerIdSchema = z.string().min(1).max(255);
+
+const RegisterImageUseInput = builder.inputType('RegisterImageUseInput', {
+  description: 'A consumer that starts using an image.',
+  fields: (t) => ({
+    image: t.id({ required: true, description: 'The image\'s global ID.' }),
+    kind: t.string({ required: true, description: 'What uses it, e.g. server or cluster.', validate: UseKindSchema }),
+    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.', validate: ConsumerIdSchema }),
+    organization: t.id({ description: 'The organization holding the use; required for a PUBLIC image, ignored otherwise.' }),
+  }),
+});
+
+const ReleaseImageUseInput = builder.inputType('ReleaseImageUseInput', {
+  description: 'A consumer that stops using an image.',
+  fields: (t) => ({
+    image: t.id({ required: true, description: 'The image\'s global ID.' }),
+    kind: t.string({ required: true, description: 'What used it.', validate: UseKindSchema }),
+    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.', validate: ConsumerIdSchema }),
+    organization: t.id({
+      description: 'For a PUBLIC image, whose use to release (default: every organization where the caller is MEMBER).',
+    }),
+  }),
+});
+
+const payload = (name: string, description: string) =>
+  builder.objectRef<{ image: ImageModel }>(name).implement({
+    description,
+    isTypeOf: (value) => typeof value === 'object' && value !== null && 'image' in value,
+    fields: (t) => ({ image: t.field({ type: Image, description: 'The image, with its uses.', resolve: (p) => p.image }) }),
+  });
+
+const RegisterImageUseResult = builder.errorUnion('RegisterImageUseResult', {
+  description: 'The registered use, or why it was refused.',
+  types: [
+    payload('RegisterImageUsePayload', 'The use is registered (or already was).'),
+    ImageNotFoundError,
+    InvalidInputError,
+    PermissionDeniedError,
+    ProviderUnavailableError,
+  ],
+});
+
+const ReleaseImageUseResult = builder.errorUnion('ReleaseImageUseResult', {
+  description: 'The released use, or why it was refused.',
+  types: [
+    payload('ReleaseImageUsePayload', 'The use is released (or was not registered).'),
+    ImageNotFoundError,
+    PermissionDeniedError,
+    ProviderUnavailableError,
+  ],
+});
+
+builder.mutationFields((t) => ({
+  registerImageUse: t.field({
+    type: RegisterImageUseResult,
+    description: 'Records that a consumer uses an image; deleteImage refuses while any use is registered.',
+    args: { input: t.arg({ type: RegisterImageUseInput, required: true, description: 'The use.' }) },
+    resolve: (_root, { input }, ctx) => registerImageUse(ctx, input),
+  }),
+  releaseImageUse: t.field({
+    type: ReleaseImageUseResult,
+    description: 'Removes a registered use.',
+    args: { input: t.arg({ type: ReleaseImageUseInput, required: true, description: 'The use.' }) },
+    resolve: (_root, { input }, ctx) => releaseImageUse(ctx, input),
+  }),
+}));
