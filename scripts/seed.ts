@@ -11,7 +11,7 @@ const { values } = parseArgs({
 });
 const config = loadConfig();
 for (const region of config.regions) {
-  const provider = createProvider(region.provider);
+  const provider = createProvider(region);
   try {
     const existing = await provider.countImages({ includePublic: true, organizationIds: 'all' }, {});
     if (existing) {

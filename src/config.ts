@@ -14,7 +14,26 @@ const LocalProviderConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
 });
 
-const ProviderConfigSchema = z.discriminatedUnion('type', [LocalProviderConfigSchema]);
+const TrustedHeadersAuthSchema = z.strictObject({
+  type: z.literal('trusted-headers'),
+  projectId: z.string().min(1),
+  userId: z.string().min(1),
+  roles: z.array(z.string().min(1)).default(['admin']),
+});
+
+const OpenStackProviderConfigSchema = z.strictObject({
+  type: z.literal('openstack'),
+  /** Glance's endpoint, e.g. http://127.0.0.1:9292. */
+  imageUrl: z.url({ protocol: /^https?$/ }),
+  /**
+   * proxy: imagegraph streams the remote image through its guarded client into Glance, so Glance never
+   * fetches a user URL. (web-download, where Glance fetches it, is not supported yet.)
+   */
+  importMethod: z.enum(['proxy']).default('proxy'),
+  auth: z.discriminatedUnion('type', [TrustedHeadersAuthSchema]),
+});
+
+const ProviderConfigSchema = z.discriminatedUnion('type', [LocalProviderConfigSchema, OpenStackProviderConfigSchema]);
 
 const RegionConfigSchema = z.strictObject({
   id: RegionIdSchema,
@@ -151,9 +170,10 @@ function withEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
 function resolvePaths(config: Config, baseDir: string): Config {
   const auth =
     config.auth.mode === 'tokens' ? { ...config.auth, tokensFile: resolve(baseDir, config.auth.tokensFile) } : config.auth;
-  const regions = config.regions.map((region) => ({
-    ...region,
-    provider: { ...region.provider, dataDir: resolve(baseDir, region.provider.dataDir) },
-  }));
+  const regions = config.regions.map((region) =>
+    region.provider.type === 'local'
+      ? { ...region, provider: { ...region.provider, dataDir: resolve(baseDir, region.provider.dataDir) } }
+      : region,
+  );
   return { ...config, auth, regions };
 }

@@ -52,6 +52,11 @@ export class ProviderCalls {
     return loader.load(id);
   }
 
+  /** Drops what this request has loaded of an image's uses, after it changed them. */
+  forgetUses(region: string, id: string): void {
+    this.useLoaders.get(region)?.clear(id);
+  }
+
   private once<T>(region: string, operation: string, args: unknown, run: (provider: ImageProvider) => Promise<T>) {
     const key = `${region}\u0000${operation}\u0000${stableStringify(args)}`;
     let result = this.memo.get(key) as Promise<T> | undefined;

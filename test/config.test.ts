@@ -72,7 +72,10 @@ describe('loadConfig with a YAML file', () => {
     const config = loadConfig({ IMAGEGRAPH_CONFIG: relative(process.cwd(), file) });
 
     expect(config.auth).toEqual({ mode: 'tokens', tokensFile: join(dir, 'etc', 'tokens.yaml') });
-    expect(config.regions.map((r) => r.provider.dataDir)).toEqual([join(dir, 'etc', 'data', 'eu'), '/srv/lab']);
+    expect(config.regions.map((r) => (r.provider.type === 'local' ? r.provider.dataDir : null))).toEqual([
+      join(dir, 'etc', 'data', 'eu'),
+      '/srv/lab',
+    ]);
     expect(config.regions[1]!.organizations).toEqual(['acme']);
   });
 

@@ -27,8 +27,14 @@ export async function registerImageUse(ctx: Context, input: ImageUseInput): Prom
   const found = await ctx.providerCalls.direct(image.region, 'registerImageUse', (p) => p.registerImageUse(image.record.id, use));
   // Deleted between the look-up and the registration: the registration lost the race.
   if (!found) throw new ImageNotFoundError(input.image);
-  ctx.events.publish({ region: image.region, id: image.record.id, kind: 'changed' });
+  changed(ctx, image);
   return { image };
+}
+
+/** The uses changed: this request must read them again, and subscribers hear of it. */
+function changed(ctx: Context, image: RegionImage): void {
+  ctx.providerCalls.forgetUses(image.region, image.record.id);
+  ctx.events.publish({ region: image.region, id: image.record.id, kind: 'changed' });
 }
 
 /**
@@ -43,7 +49,7 @@ export async function releaseImageUse(ctx: Context, input: ImageUseInput): Promi
   const release = { kind: input.kind, consumerId: input.consumerId, organizationIds };
   const found = await ctx.providerCalls.direct(image.region, 'releaseImageUse', (p) => p.releaseImageUse(image.record.id, release));
   if (!found) throw new ImageNotFoundError(input.image);
-  ctx.events.publish({ region: image.region, id: image.record.id, kind: 'changed' });
+  changed(ctx, image);
   return { image };
 }
 

@@ -6,25 +6,30 @@ import { builder } from './builder.js';
 import './errors.js';
 import { Image } from './image.js';
 
-const UseKindSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ".", "-" or "_"');
-const ConsumerIdSchema = z.string().min(1).max(255);
+/** One schema for the whole input, so that every issue is reported together. */
+const ImageUseInputSchema = z.looseObject({
+  kind: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ".", "-" or "_"'),
+  consumerId: z.string().min(1).max(255),
+});
 
 const RegisterImageUseInput = builder.inputType('RegisterImageUseInput', {
   description: 'A consumer that starts using an image.',
+  validate: ImageUseInputSchema,
   fields: (t) => ({
     image: t.id({ required: true, description: 'The image\'s global ID.' }),
-    kind: t.string({ required: true, description: 'What uses it, e.g. server or cluster.', validate: UseKindSchema }),
-    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.', validate: ConsumerIdSchema }),
+    kind: t.string({ required: true, description: 'What uses it, e.g. server or cluster.'}),
+    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.'}),
     organization: t.id({ description: 'The organization holding the use; required for a PUBLIC image, ignored otherwise.' }),
   }),
 });
 
 const ReleaseImageUseInput = builder.inputType('ReleaseImageUseInput', {
   description: 'A consumer that stops using an image.',
+  validate: ImageUseInputSchema,
   fields: (t) => ({
     image: t.id({ required: true, description: 'The image\'s global ID.' }),
-    kind: t.string({ required: true, description: 'What used it.', validate: UseKindSchema }),
-    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.', validate: ConsumerIdSchema }),
+    kind: t.string({ required: true, description: 'What used it.'}),
+    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.'}),
     organization: t.id({
       description: 'For a PUBLIC image, whose use to release (default: every organization where the caller is MEMBER).',
     }),

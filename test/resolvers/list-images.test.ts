@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '../../src/providers/types.js';
 import { catalog, seed } from '../fixtures/images.js';
+import { providerKinds } from '../support/glance.js';
 import { type GqlResult, startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 import { expectedListing, type OracleFilter, type OracleOrder } from '../support/listing-oracle.js';
 
@@ -58,99 +59,106 @@ const LIST = /* GraphQL */ `
 `;
 
 interface Page {
-  totalCount: number;
+  totalCount: number | null;
   edges: { cursor: string; node: { providerId: string; name: string } }[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-let server: TestServer;
-const seeded = new Map<string, ImageRecord[]>();
+describe.each(providerKinds())('on the %s provider', (kind) => {
+  let server: TestServer;
+  const seeded = new Map<string, ImageRecord[]>();
+  // Glance answers in milliseconds, not microseconds: the openstack half lists a smaller catalog.
+  const alphaSize = kind === 'openstack' ? 24 : 45;
+  const callers = kind === 'openstack' ? [CALLERS.acmeMember, CALLERS.both, CALLERS.platformAdmin, CALLERS.outsider] : Object.values(CALLERS);
 
-beforeAll(async () => {
-  server = await startTestServer({ regions: REGIONS, callers: Object.values(CALLERS) });
-  seeded.set('alpha', await seed(server.provider('alpha'), catalog([null, 'acme', 'globex'], 45)));
-  seeded.set('beta', await seed(server.provider('beta'), catalog(['globex', null], 12, Date.UTC(2026, 2, 1))));
-  seeded.set('gamma', await seed(server.provider('gamma'), catalog(['acme', null, 'globex'], 9)));
-});
-afterAll(() => server.close());
+  beforeAll(async () => {
+    const regions = REGIONS.map((region) => ({ ...region, provider: kind }));
+    server = await startTestServer({ regions, callers: Object.values(CALLERS) });
+    seeded.set('alpha', await seed(server.provider('alpha'), catalog([null, 'acme', 'globex'], alphaSize)));
+    seeded.set('beta', await seed(server.provider('beta'), catalog(['globex', null], 12, Date.UTC(2026, 2, 1))));
+    seeded.set('gamma', await seed(server.provider('gamma'), catalog(['acme', null, 'globex'], 9)));
+  });
+  afterAll(() => server.close());
 
-/** Follows endCursor to the end, checking each page's shape on the way. */
-async function listAll(caller: TestCaller, region: string, filter: OracleFilter, orderBy: OracleOrder, first = 7) {
-  const ids: string[] = [];
-  let after: string | null = null;
-  let totalCount = -1;
-  for (let pages = 0; pages < 100; pages++) {
-    const result: GqlResult<{ images: Page }> = await server.gql(LIST, { region, filter, orderBy, first, after }, caller.token);
-    expect(result.errors).toBeUndefined();
-    const page: Page = result.data!.images;
-    totalCount = page.totalCount;
-    expect(page.edges.length).toBeLessThanOrEqual(first);
-    expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
-    expect(page.pageInfo.startCursor).toBe(page.edges[0]?.cursor ?? null);
-    expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
-    ids.push(...page.edges.map((edge) => edge.node.providerId));
-    if (!page.pageInfo.hasNextPage) return { ids, totalCount };
-    expect(page.edges).toHaveLength(first);
-    after = page.pageInfo.endCursor;
+  /** Follows endCursor to the end, checking each page's shape on the way. */
+  async function listAll(caller: TestCaller, region: string, filter: OracleFilter, orderBy: OracleOrder, first = 7) {
+    const ids: string[] = [];
+    let after: string | null = null;
+    let totalCount: number | null = -1;
+    for (let pages = 0; pages < 100; pages++) {
+      const result: GqlResult<{ images: Page }> = await server.gql(LIST, { region, filter, orderBy, first, after }, caller.token);
+      expect(result.errors).toBeUndefined();
+      const page: Page = result.data!.images;
+      totalCount = page.totalCount;
+      expect(page.edges.length).toBeLessThanOrEqual(first);
+      expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
+      expect(page.pageInfo.startCursor).toBe(page.edges[0]?.cursor ?? null);
+      expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
+      ids.push(...page.edges.map((edge) => edge.node.providerId));
+      if (!page.pageInfo.hasNextPage) return { ids, totalCount };
+      expect(page.edges).toHaveLength(first);
+      after = page.pageInfo.endCursor;
+    }
+    throw new Error('pagination did not end');
   }
-  throw new Error('pagination did not end');
-}
 
-describe('images(region, filter, orderBy, first, after)', () => {
-  for (const [callerName, caller] of Object.entries(CALLERS)) {
-    for (const [filterName, filter] of Object.entries(FILTERS)) {
-      it(`shows ${callerName} exactly what it may see with ${filterName}, in every order, paginated without gaps or repeats`, async () => {
-        for (const order of ORDERS) {
-          for (const region of ['alpha', 'beta']) {
-            const expected = expectedListing(seeded.get(region)!, caller, filter, order).map((image) => image.id);
-            const { ids, totalCount } = await listAll(caller, region, filter, order);
-            expect(ids, `${region} ${order.field} ${order.direction}`).toEqual(expected);
-            expect(totalCount).toBe(expected.length);
+  describe('images(region, filter, orderBy, first, after)', () => {
+    for (const [callerName, caller] of Object.entries(CALLERS).filter(([, c]) => callers.includes(c))) {
+      for (const [filterName, filter] of Object.entries(FILTERS)) {
+        it(`shows ${callerName} exactly what it may see with ${filterName}, in every order, paginated without gaps or repeats`, async () => {
+          for (const order of ORDERS) {
+            for (const region of ['alpha', 'beta']) {
+              const expected = expectedListing(seeded.get(region)!, caller, filter, order).map((image) => image.id);
+              const { ids, totalCount } = await listAll(caller, region, filter, order);
+              expect(ids, `${region} ${order.field} ${order.direction}`).toEqual(expected);
+              // Glance cannot count cheaply: totalCount is null there.
+              expect(totalCount).toBe(kind === 'openstack' ? null : expected.length);
+            }
           }
-        }
-      });
+        });
+      }
     }
-  }
 
-  it('never returns another organization\'s image to an outsider, whatever the filter asks', async () => {
-    const { ids } = await listAll(CALLERS.outsider, 'alpha', { organizations: ['acme', 'globex'] }, ORDERS[0]!);
-    const owners = new Set(seeded.get('alpha')!.filter((image) => ids.includes(image.id)).map((image) => image.organizationId));
-    expect([...owners]).toEqual([null]);
-  });
+    it('never returns another organization\'s image to an outsider, whatever the filter asks', async () => {
+      const { ids } = await listAll(CALLERS.outsider, 'alpha', { organizations: ['acme', 'globex'] }, ORDERS[0]!);
+      const owners = new Set(seeded.get('alpha')!.filter((image) => ids.includes(image.id)).map((image) => image.organizationId));
+      expect([...owners]).toEqual([null]);
+    });
 
-  it('defaults to 20 images ordered by name, ties broken by id', async () => {
-    const result = await server.gql<{ images: Page }>(LIST, { region: 'alpha' }, CALLERS.platformAdmin.token);
-    const expected = expectedListing(seeded.get('alpha')!, CALLERS.platformAdmin, {}, ORDERS[0]!).slice(0, 20);
-    expect(result.data!.images.edges.map((e) => e.node.providerId)).toEqual(expected.map((image) => image.id));
-  });
+    it('defaults to 20 images ordered by name, ties broken by id', async () => {
+      const result = await server.gql<{ images: Page }>(LIST, { region: 'alpha' }, CALLERS.platformAdmin.token);
+      const expected = expectedListing(seeded.get('alpha')!, CALLERS.platformAdmin, {}, ORDERS[0]!).slice(0, 20);
+      expect(result.data!.images.edges.map((e) => e.node.providerId)).toEqual(expected.map((image) => image.id));
+    });
 
-  it('keeps a cursor valid when images are added before it', async () => {
-    const region = 'beta';
-    const first = await server.gql<{ images: Page }>(LIST, { region, first: 4 }, CALLERS.platformAdmin.token);
-    const after = first.data!.images.pageInfo.endCursor;
-    const before = await server.gql<{ images: Page }>(LIST, { region, first: 4, after }, CALLERS.platformAdmin.token);
-    // "a-..." sorts before every seeded name.
-    const added = await seed(server.provider(region), catalog([null], 3).map((image) => ({ ...image, name: `a-${image.name}` })));
-    seeded.get(region)!.push(...added);
-    const again = await server.gql<{ images: Page }>(LIST, { region, first: 4, after }, CALLERS.platformAdmin.token);
-    expect(again.data!.images.edges).toEqual(before.data!.images.edges);
-  });
+    it('keeps a cursor valid when images are added before it', async () => {
+      const region = 'beta';
+      const first = await server.gql<{ images: Page }>(LIST, { region, first: 4 }, CALLERS.platformAdmin.token);
+      const after = first.data!.images.pageInfo.endCursor;
+      const before = await server.gql<{ images: Page }>(LIST, { region, first: 4, after }, CALLERS.platformAdmin.token);
+      // "a-..." sorts before every seeded name.
+      const added = await seed(server.provider(region), catalog([null], 3).map((image) => ({ ...image, name: `a-${image.name}` })));
+      seeded.get(region)!.push(...added);
+      const again = await server.gql<{ images: Page }>(LIST, { region, first: 4, after }, CALLERS.platformAdmin.token);
+      expect(again.data!.images.edges).toEqual(before.data!.images.edges);
+    });
 
-  it.each([
-    ['first above 100', { first: 101 }, 'first'],
-    ['negative first', { first: -1 }, 'first'],
-    ['a cursor not issued by the API', { after: 'bm9wZQ' }, 'after'],
-    ['a cursor of another order', { orderBy: { field: 'CREATED_AT', direction: 'ASC' }, afterFromNameOrder: true }, 'after'],
-  ])('answers %s with INVALID_INPUT naming the argument', async (_name, variables, path) => {
-    let vars: Record<string, unknown> = { region: 'alpha', ...variables };
-    if ('afterFromNameOrder' in variables) {
-      const page = await server.gql<{ images: Page }>(LIST, { region: 'alpha', first: 1 }, CALLERS.platformAdmin.token);
-      vars = { region: 'alpha', orderBy: variables.orderBy, after: page.data!.images.pageInfo.endCursor };
-    }
-    const result = await server.gql(LIST, vars, CALLERS.platformAdmin.token);
-    expect(result.data).toBeNull();
-    expect(result.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
-    const issues = result.errors?.[0]?.extensions?.issues as { path: string[] }[];
-    expect(issues.some((issue) => issue.path.includes(path))).toBe(true);
+    it.each([
+      ['first above 100', { first: 101 }, 'first'],
+      ['negative first', { first: -1 }, 'first'],
+      ['a cursor not issued by the API', { after: 'bm9wZQ' }, 'after'],
+      ['a cursor of another order', { orderBy: { field: 'CREATED_AT', direction: 'ASC' }, afterFromNameOrder: true }, 'after'],
+    ])('answers %s with INVALID_INPUT naming the argument', async (_name, variables, path) => {
+      let vars: Record<string, unknown> = { region: 'alpha', ...variables };
+      if ('afterFromNameOrder' in variables) {
+        const page = await server.gql<{ images: Page }>(LIST, { region: 'alpha', first: 1 }, CALLERS.platformAdmin.token);
+        vars = { region: 'alpha', orderBy: variables.orderBy, after: page.data!.images.pageInfo.endCursor };
+      }
+      const result = await server.gql(LIST, vars, CALLERS.platformAdmin.token);
+      expect(result.data).toBeNull();
+      expect(result.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
+      const issues = result.errors?.[0]?.extensions?.issues as { path: string[] }[];
+      expect(issues.some((issue) => issue.path.includes(path))).toBe(true);
+    });
   });
 });

@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createImagegraph, type Imagegraph } from '../../src/server.js';
 import type { ImageProvider } from '../../src/providers/types.js';
+import { glanceUrl, type ProviderKind } from './glance.js';
 
 export interface TestCaller {
   token: string;
@@ -19,6 +20,8 @@ export interface TestRegion {
   id: string;
   name?: string;
   organizations?: string[];
+  /** Which provider backs the region (default local); openstack needs a Glance (see glance.ts). */
+  provider?: ProviderKind;
 }
 
 export interface TestServer {
@@ -72,7 +75,7 @@ export async function startTestServer(options: {
       id: r.id,
       name: r.name ?? r.id,
       ...(r.organizations ? { organizations: r.organizations } : {}),
-      provider: { type: 'local', dataDir: join(dir, r.id) },
+      provider: providerConfig(r, dir),
     })),
   });
   const app = await createImagegraph(config, { logger: createLogger('silent') });
@@ -98,4 +101,16 @@ export async function startTestServer(options: {
       if (!keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A local region in the test's dir, or a region on the shared test Glance under a project of its own
+ * (`dir` is unique per server and stable across restarts), so tests never see each other's images.
+ */
+function providerConfig(region: TestRegion, dir: string): Record<string, unknown> {
+  if (region.provider !== 'openstack') return { type: 'local', dataDir: join(dir, region.id) };
+  const url = glanceUrl();
+  if (!url) throw new Error('an openstack test region needs a Glance: set GLANCE_URL or install it (scripts/glance.sh install)');
+  const projectId = createHash('sha256').update(`${dir}/${region.id}`).digest('hex').slice(0, 32);
+  return { type: 'openstack', imageUrl: url, auth: { type: 'trusted-headers', projectId, userId: 'imagegraph-test', roles: ['admin'] } };
 }

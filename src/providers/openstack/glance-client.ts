@@ -1,0 +1,120 @@
+import { Pool, type Dispatcher } from 'undici';
+import { ProviderUnavailableError } from '../../errors.js';
+import type { GlanceAuth } from './glance-auth.js';
+
+export interface GlanceClientOptions {
+  region: string;
+  imageUrl: string;
+  auth: GlanceAuth;
+  /** @default 5000 */
+  connectTimeoutMs?: number;
+  /** Whole request, for everything but uploads. @default 15000 */
+  requestTimeoutMs?: number;
+}
+
+export interface GlanceResponse<T> {
+  status: number;
+  body: T;
+}
+
+/** A Glance answer the caller may want to map (404, 403, 409...), with Glance's message cleaned up. */
+export class GlanceHttpError extends Error {
+  override name = 'GlanceHttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Glance's v2 API over one keep-alive undici pool: JSON with `Accept: application/json` (else errors
+ * come as HTML), timeouts on every call, and unreachable/5xx/timeouts as ProviderUnavailableError.
+ */
+export class GlanceClient {
+  private readonly pool: Pool;
+  private readonly requestTimeoutMs: number;
+
+  constructor(private readonly options: GlanceClientOptions) {
+    this.pool = new Pool(options.imageUrl, {
+      connections: 16,
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      headersTimeout: options.requestTimeoutMs ?? 15_000,
+      bodyTimeout: options.requestTimeoutMs ?? 15_000,
+    });
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  async json<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT',
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<GlanceResponse<T>> {
+    const response = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), {
+      'content-type': contentType,
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, body: (text && response.statusCode !== 204 ? JSON.parse(text) : null) as T };
+  }
+
+  /** Streams `data` as the image's bytes (PUT /v2/images/{id}/file); no overall timeout, an idle one. */
+  async upload(path: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    const response = await this.send('PUT', path, data, { 'content-type': 'application/octet-stream' }, signal ?? null);
+    await response.body.text();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body: string | AsyncIterable<Uint8Array> | undefined,
+    headers: Record<string, string>,
+    signal: AbortSignal | null = AbortSignal.timeout(this.requestTimeoutMs),
+    retried = false,
+  ): Promise<Dispatcher.ResponseData> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.pool.request({
+        method: method as 'GET',
+        path,
+        body: body as string | undefined,
+        signal: signal ?? undefined,
+        headers: { accept: 'application/json', ...(await this.options.auth.headers()), ...headers },
+      });
+    } catch (error) {
+      if (signal?.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') throw error;
+      throw new ProviderUnavailableError(this.options.region, { cause: error });
+    }
+    if (response.statusCode === 401 && !retried && typeof body !== 'object') {
+      await response.body.text();
+      this.options.auth.invalidate();
+      return this.send(method, path, body, headers, signal, true);
+    }
+    if (response.statusCode >= 500 || response.statusCode === 401) {
+      const text = await response.body.text().catch(() => '');
+      throw new ProviderUnavailableError(this.options.region, {
+        cause: new GlanceHttpError(response.statusCode, cleanMessage(text)),
+      });
+    }
+    if (response.statusCode >= 400) {
+      throw new GlanceHttpError(response.statusCode, cleanMessage(await response.body.text()));
+    }
+    return response;
+  }
+}
+
+/** Glance's JSON error message without the `<br /><br />` noise it carries. */
+function cleanMessage(text: string): string {
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    // an HTML or empty body: keep the text
+  }
+  return message.replace(/<br\s*\/?>/g, ' ').replace(/\s+/g, ' ').trim();
+}

@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { IdempotencyConflictError, InvalidInputError } from '../../errors.js';
+import {
+  type CreatedImage,
+  type DeleteOutcome,
+  type ImagePage,
+  type ImagePatch,
+  type ImageProvider,
+  type ImageQuery,
+  type ImageRecord,
+  type ImageUse,
+  type NewImage,
+} from '../types.js';
+import { GlanceClient, GlanceHttpError } from './glance-client.js';
+import { type GlanceImage, idempotentImageId, P, toGlanceCreate, toRecord, useProperty, usesOf } from './glance-image.js';
+import { createdAtParam, filterParams, type Params, residual, sortParam, streams, toQueryString } from './glance-query.js';
+import type { GlanceAuth } from './glance-auth.js';
+
+export interface OpenStackProviderOptions {
+  region: string;
+  imageUrl: string;
+  /** The Glance project imagegraph's images belong to. */
+  projectId: string;
+  auth: GlanceAuth;
+}
+
+const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
+/** How many extra Glance pages one stream may read to fill a page its residual filter thinned out. */
+const MAX_REFILLS = 5;
+
+/**
+ * Images in an OpenStack Glance (v2 API): queries pushed down as Glance query parameters, one
+ * listing per part of the scope merged in order; ownership, provenance and uses as reserved
+ * properties (see glance-image.ts), so several imagegraph replicas agree.
+ */
+export class OpenStackImageProvider implements ImageProvider {
+  readonly kind = 'OPENSTACK' as const;
+  private readonly glance: GlanceClient;
+
+  constructor(private readonly options: OpenStackProviderOptions) {
+    this.glance = new GlanceClient({ region: options.region, imageUrl: options.imageUrl, auth: options.auth });
+  }
+
+  async queryImages(query: ImageQuery): Promise<ImagePage> {
+    const { order, after } = query;
+    const base: Params = [...filterParams(query.filter), ...createdAtParam(query.filter, order, after), ['sort', sortParam(order)]];
+    const sign = order.direction === 'ASC' ? 1 : -1;
+    const before = (a: SortKey, b: SortKey) => sign * (compare(a.value, b.value) || compare(a.id, b.id)) < 0;
+    const matches = residual(query.filter);
+    const keep = (image: ImageRecord) => matches(image) && (!after || before(after, keyOf(image, order)));
+    const pages = await Promise.all(
+      streams(query.scope, this.options.projectId).map((stream) => this.readStream([...stream, ...base], query, keep, before)),
+    );
+    // A stream that stopped early vouches only for what sorts before its horizon: the page ends there.
+    const complete = (image: ImageRecord) => pages.every((page) => !page.horizon || before(keyOf(image, order), page.horizon));
+    const merged = pages
+      .flatMap((page) => page.records)
+      .filter(complete)
+      .sort((a, b) => (before(keyOf(a, order), keyOf(b, order)) ? -1 : 1))
+      .slice(0, query.first + 1);
+    const cut = pages.some((page) => page.horizon !== null);
+    return { images: merged.slice(0, query.first), hasNextPage: merged.length > query.first || cut };
+  }
+
+  async countImages(): Promise<null> {
+    return null;
+  }
+
+  async getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]> {
+    const found = await this.fetchImages(ids);
+    return ids.map((id) => {
+      const image = found.get(id);
+      return image ? toRecord(image) : null;
+    });
+  }
+
+  async createImage(image: NewImage): Promise<CreatedImage> {
+    const key = image.idempotency?.key;
+    const id = key ? idempotentImageId(image.organizationId, key) : randomUUID();
+    try {
+      const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
+      return { image: toRecord(created.body)!, created: true };
+    } catch (error) {
+      if (!(error instanceof GlanceHttpError && error.status === 409 && key)) throw error;
+      // The key's image exists already (a retry, or another replica won the race).
+      const existing = await this.findByIdempotencyKey(image.organizationId, key);
+      if (!existing || existing.fingerprint !== image.idempotency!.fingerprint) throw new IdempotencyConflictError(key);
+      return { image: existing.image, created: false };
+    }
+  }
+
+  async findByIdempotencyKey(organizationId: string | null, key: string) {
+    const image = (await this.fetchImages([idempotentImageId(organizationId, key)])).values().next().value;
+    const record = image ? toRecord(image) : null;
+    if (!image || !record || image[P.idempotencyKey] !== key) return null;
+    return { image: record, fingerprint: String(image[P.idempotencyFingerprint] ?? '') };
+  }
+
+  async updateImage(id: string, patch: ImagePatch): Promise<ImageRecord | null> {
+    // Glance owns the status; imagegraph records only what Glance cannot know.
+    const ops: unknown[] = [];
+    if (patch.status === 'FAILED') ops.push({ op: 'add', path: `/${P.failedReason}`, value: patch.statusReason ?? 'The import failed' });
+    if (patch.checksum?.algorithm === 'sha256') ops.push({ op: 'add', path: `/${P.sha256}`, value: patch.checksum.value });
+    try {
+      const image = ops.length
+        ? (await this.glance.json<GlanceImage>('PATCH', `/v2/images/${id}`, ops, PATCH_TYPE)).body
+        : (await this.fetchImages([id])).get(id);
+      return image ? toRecord(image) : null;
+    } catch (error) {
+      if (error instanceof GlanceHttpError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    await this.glance.upload(`/v2/images/${id}/file`, data, signal);
+  }
+
+  async listUnfinishedImports(): Promise<ImageRecord[]> {
+    const params: Params = [
+      ['owner', this.options.projectId],
+      ['status', 'queued'],
+      [P.sourceKind, 'IMPORT'],
+      ['limit', '1000'],
+    ];
+    const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
+    return body.images.map(toRecord).filter((image): image is ImageRecord => image !== null && image.status === 'PENDING');
+  }
+
+  async deleteImage(id: string): Promise<DeleteOutcome> {
+    const image = (await this.fetchImages([id])).get(id);
+    if (!image || !toRecord(image)) return { result: 'not-found' };
+    const usedBy = usesOf(image);
+    if (usedBy.length) return { result: 'in-use', usedBy };
+    if (image.protected) return { result: 'protected' };
+    try {
+      await this.glance.json('DELETE', `/v2/images/${id}`);
+      return { result: 'deleted' };
+    } catch (error) {
+      if (!(error instanceof GlanceHttpError)) throw error;
+      if (error.status === 404) return { result: 'not-found' };
+      if (error.status === 409) return { result: 'in-use', usedBy: [] };
+      if (error.status === 403) {
+        // A use registered since the look-up protects the image: report the uses.
+        const now = (await this.fetchImages([id])).get(id);
+        const uses = now ? usesOf(now) : [];
+        return uses.length ? { result: 'in-use', usedBy: uses } : { result: 'protected' };
+      }
+      throw error;
+    }
+  }
+
+  async registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean> {
+    const image = (await this.fetchImages([id])).get(id);
+    if (!image || !toRecord(image)) return false;
+    const property = useProperty(use.organizationId, use.kind, use.consumerId);
+    if (image[property]) return true;
+    const value = JSON.stringify({ organization: use.organizationId, kind: use.kind, consumerId: use.consumerId, createdAt: new Date() });
+    // One atomic patch: the use and `protected`, so Glance itself refuses a delete racing this.
+    const ops: unknown[] = [{ op: 'add', path: `/${property}`, value }];
+    if (!image.protected) ops.push({ op: 'replace', path: '/protected', value: true }, { op: 'add', path: `/${P.protectedByUses}`, value: 'true' });
+    return this.patchIfExists(id, ops);
+  }
+
+  async releaseImageUse(
+    id: string,
+    release: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' },
+  ): Promise<boolean> {
+    const image = (await this.fetchImages([id])).get(id);
+    if (!image || !toRecord(image)) return false;
+    const uses = usesOf(image);
+    const released = uses.filter(
+      (use) =>
+        use.kind === release.kind &&
+        use.consumerId === release.consumerId &&
+        (release.organizationIds === 'all' || release.organizationIds.includes(use.organizationId)),
+    );
+    if (released.length === 0) return true;
+    const ops: unknown[] = released.map((use) => ({ op: 'remove', path: `/${useProperty(use.organizationId, use.kind, use.consumerId)}` }));
+    if (released.length === uses.length && image[P.protectedByUses]) {
+      ops.push({ op: 'replace', path: '/protected', value: false }, { op: 'remove', path: `/${P.protectedByUses}` });
+    }
+    return this.patchIfExists(id, ops);
+  }
+
+  async listImageUses(ids: readonly string[]): Promise<ImageUse[][]> {
+    const found = await this.fetchImages(ids);
+    return ids.map((id) => {
+      const image = found.get(id);
+      return image ? usesOf(image) : [];
+    });
+  }
+
+  async checkHealth(): Promise<void> {
+    await this.glance.json('GET', '/v2/images?limit=1');
+  }
+
+  async close(): Promise<void> {
+    await this.glance.close();
+  }
+
+  /** Images by id in one listing (`id=in:`), as Glance shows them to imagegraph's project. */
+  private async fetchImages(ids: readonly string[]): Promise<Map<string, GlanceImage>> {
+    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    if (valid.length === 0) return new Map();
+    const params: Params = [
+      ['id', `in:${valid.join(',')}`],
+      ['limit', String(valid.length)],
+    ];
+    const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
+    return new Map(body.images.map((image) => [image.id, image]));
+  }
+
+  private async patchIfExists(id: string, ops: unknown[]): Promise<boolean> {
+    try {
+      await this.glance.json('PATCH', `/v2/images/${id}`, ops, PATCH_TYPE);
+      return true;
+    } catch (error) {
+      if (error instanceof GlanceHttpError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * One stream's images after the cursor, until `first + 1` of them are known complete or the stream
+   * ends. Name order is exact in Glance, so a marker resumes it. Creation order is not: Glance shows
+   * seconds but orders by microseconds, so the stream resumes at the cursor's second and its horizon
+   * is the start of the last second it has seen (images of that second may still follow).
+   */
+  private async readStream(
+    params: Params,
+    query: ImageQuery,
+    keep: (image: ImageRecord) => boolean,
+    before: (a: SortKey, b: SortKey) => boolean,
+  ): Promise<{ records: ImageRecord[]; horizon: SortKey | null }> {
+    const wanted = query.first + 1;
+    const coarse = query.order.field === 'CREATED_AT';
+    const records: ImageRecord[] = [];
+    let marker = coarse ? undefined : query.after?.id;
+    for (let round = 0; ; round++) {
+      const page: Params = [...params, ['limit', String(Math.max(wanted, 20))], ...(marker ? ([['marker', marker]] as Params) : [])];
+      const images = await this.listPage(page);
+      for (const image of images) {
+        const record = toRecord(image);
+        if (record && keep(record)) records.push(record);
+      }
+      if (images.length < Math.max(wanted, 20)) return { records, horizon: null };
+      const last = images.at(-1)!;
+      const lastKey = keyOf(last, query.order);
+      // Start of the last second seen: '' sorts before every id, '~' after every id (hex and '-').
+      const horizon = coarse ? { value: lastKey.value, id: query.order.direction === 'ASC' ? '' : '~' } : lastKey;
+      const known = coarse ? records.filter((r) => before(keyOf(r, query.order), horizon)).length : records.length;
+      if (known >= wanted || round >= MAX_REFILLS) return { records, horizon: coarse ? horizon : lastKey };
+      marker = last.id;
+    }
+  }
+
+  private async listPage(params: Params): Promise<GlanceImage[]> {
+    try {
+      return (await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`)).body.images;
+    } catch (error) {
+      if (error instanceof GlanceHttpError && error.status === 400 && /marker|No image found/i.test(error.message)) {
+        throw new InvalidInputError([{ path: ['after'], message: 'the image this cursor points at was deleted; start from the first page' }]);
+      }
+      throw error;
+    }
+  }
+}
+
+interface SortKey {
+  value: string;
+  id: string;
+}
+
+/** The sort key of a record, or of a raw Glance image, as sortValue gives it. */
+function keyOf(image: ImageRecord | GlanceImage, order: ImageQuery['order']): SortKey {
+  const created = 'createdAt' in image && image.createdAt instanceof Date ? image.createdAt : new Date(String((image as GlanceImage).created_at));
+  return { value: order.field === 'NAME' ? (image.name ?? '') : created.toISOString(), id: image.id };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
