@@ -94,13 +94,15 @@ export class ImportRunner {
     const log = this.options.logger.child({ region, imageId: id });
     try {
       if (!(await this.update(region, id, { status: 'CREATING' }))) return; // deleted meanwhile
-      const result = await this.download(job, signal);
-      await this.update(region, id, {
-        status: 'READY',
-        sizeBytes: result.sizeBytes,
-        checksum: { algorithm: 'sha256', value: result.sha256 },
-      });
-      log.info({ sizeBytes: result.sizeBytes }, 'import finished');
+      const provider = this.options.providers.get(region)!;
+      const stored = provider.importFromUri
+        ? await provider.importFromUri(id, job.uri, signal)
+        : await this.download(job, signal).then((result) => ({
+            sizeBytes: result.sizeBytes,
+            checksum: { algorithm: 'sha256', value: result.sha256 },
+          }));
+      await this.update(region, id, { status: 'READY', ...stored });
+      log.info({ sizeBytes: stored.sizeBytes }, 'import finished');
     } catch (error) {
       if (signal.aborted) {
         // Cancelled for a delete (nothing to mark) or stopped for shutdown (left PENDING to resume).

@@ -204,6 +204,12 @@ export interface ImageProvider {
    * remains. The caller verifies the bytes on the way and sets the status.
    */
   writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
+  /**
+   * Present when the provider fetches remote images itself (Glance web-download): it imports `uri`
+   * into the image and resolves once the image is READY with its size and checksum, or throws.
+   * Absent: imagegraph downloads through its guarded client and calls writeImageData.
+   */
+  importFromUri?(id: string, uri: string, signal: AbortSignal): Promise<Pick<ImageRecord, 'sizeBytes' | 'checksum'>>;
   /** Imports that had not finished when the provider last stopped (PENDING or CREATING). */
   listUnfinishedImports(): Promise<ImageRecord[]>;
   /**

@@ -17,3 +17,18 @@ export function glanceUrl(): string | null {
 export function providerKinds(): ProviderKind[] {
   return glanceUrl() ? ['local', 'openstack'] : ['local'];
 }
+
+/**
+ * An image as Glance's own REST API shows it to `projectId` (an admin of it), bypassing imagegraph;
+ * null when Glance answers 404.
+ */
+export async function glanceImage(projectId: string, providerId: string): Promise<Record<string, unknown> | null> {
+  const url = glanceUrl();
+  if (!url) throw new Error('no Glance to ask');
+  const response = await fetch(`${url}/v2/images/${providerId}`, {
+    headers: { 'x-identity-status': 'Confirmed', 'x-project-id': projectId, 'x-roles': 'admin', accept: 'application/json' },
+  });
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`Glance answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Record<string, unknown>;
+}

@@ -111,6 +111,11 @@ function providerConfig(region: TestRegion, dir: string): Record<string, unknown
   if (region.provider !== 'openstack') return { type: 'local', dataDir: join(dir, region.id) };
   const url = glanceUrl();
   if (!url) throw new Error('an openstack test region needs a Glance: set GLANCE_URL or install it (scripts/glance.sh install)');
-  const projectId = createHash('sha256').update(`${dir}/${region.id}`).digest('hex').slice(0, 32);
+  const projectId = glanceProjectId(dir, region.id);
   return { type: 'openstack', imageUrl: url, auth: { type: 'trusted-headers', projectId, userId: 'imagegraph-test', roles: ['admin'] } };
+}
+
+/** The Glance project of an openstack test region: derived from the server's dir, see providerConfig. */
+export function glanceProjectId(dir: string, region: string): string {
+  return createHash('sha256').update(`${dir}/${region}`).digest('hex').slice(0, 32);
 }

@@ -28,6 +28,11 @@ export interface ImageRoute {
   redirect?: string;
   /** Full (non-Range) GETs send their headers, then wait for `release(path)` before the first body byte. */
   holdUntilReleased?: boolean;
+  /**
+   * With holdUntilReleased: send this many body bytes before waiting (default 0), so that the bytes
+   * past the importer's 64 KiB head check are already moving into the provider while held.
+   */
+  holdAfterBytes?: number;
   /** Full (non-Range) GETs trickle: `chunkBytes` at a time, `delayMs` apart. Range answers stay fast. */
   throttle?: { chunkBytes: number; delayMs: number };
   /** Full GETs go chunked without Content-Length, and 206 answers say `Content-Range: bytes a-b/*`. */
@@ -123,12 +128,18 @@ export async function startImageServer(routes: Record<string, ImageRoute | Image
       answer(200, route.omitLength ? {} : { 'content-length': size });
     }
     const full = !range;
-    if (full && route.holdUntilReleased && held(path)) {
+    let holding = full && route.holdUntilReleased === true;
+    const holdAt = route.holdAfterBytes ?? 0;
+    const holdHere = async () => {
+      holding = false;
+      if (!held(path)) return;
       res.flushHeaders();
       await waitForRelease(path);
-    }
+    };
+    if (holding && holdAt === 0) await holdHere();
     const throttle = full ? route.throttle : undefined;
     for await (const chunk of chunksOf(body, start, end, throttle?.chunkBytes ?? CHUNK_BYTES)) {
+      if (holding && log.bytesSent >= holdAt) await holdHere();
       await write(res, chunk);
       log.bytesSent += chunk.length;
       if (throttle) await new Promise((resolve) => setTimeout(resolve, throttle.delayMs));

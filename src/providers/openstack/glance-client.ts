@@ -59,10 +59,27 @@ export class GlanceClient {
     return { status: response.statusCode, body: (text && response.statusCode !== 204 ? JSON.parse(text) : null) as T };
   }
 
-  /** Streams `data` as the image's bytes (PUT /v2/images/{id}/file); no overall timeout, an idle one. */
+  /**
+   * Streams `data` as the image's bytes (PUT /v2/images/{id}/file); no overall timeout, an idle one.
+   * An error of `data` itself (the download broke, or its bytes were refused) is thrown as it is: it
+   * says why the import failed, where undici reports it as a failed request to Glance.
+   */
   async upload(path: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
-    const response = await this.send('PUT', path, data, { 'content-type': 'application/octet-stream' }, signal ?? null);
-    await response.body.text();
+    const source: { error?: unknown } = {};
+    async function* watched(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* data;
+      } catch (error) {
+        source.error = error;
+        throw error;
+      }
+    }
+    try {
+      const response = await this.send('PUT', path, watched(), { 'content-type': 'application/octet-stream' }, signal ?? null);
+      await response.body.text();
+    } catch (error) {
+      throw 'error' in source ? source.error : error;
+    }
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,9 @@ export interface OpenStackProviderOptions {
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 /** How many extra Glance pages one stream may read to fill a page its residual filter thinned out. */
 const MAX_REFILLS = 5;
+/** How long, and how often, to wait for Glance to finish with a broken upload (see writeImageData). */
+const SETTLE_TIMEOUT_MS = 5_000;
+const SETTLE_POLL_MS = 25;
 
 /**
  * Images in an OpenStack Glance (v2 API): queries pushed down as Glance query parameters, one
@@ -76,7 +79,7 @@ export class OpenStackImageProvider implements ImageProvider {
 
   async createImage(image: NewImage): Promise<CreatedImage> {
     const key = image.idempotency?.key;
-    const id = key ? idempotentImageId(image.organizationId, key) : randomUUID();
+    const id = key ? idempotentImageId(this.options.projectId, image.organizationId, key) : randomUUID();
     try {
       const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
       return { image: toRecord(created.body)!, created: true };
@@ -90,7 +93,7 @@ export class OpenStackImageProvider implements ImageProvider {
   }
 
   async findByIdempotencyKey(organizationId: string | null, key: string) {
-    const image = (await this.fetchImages([idempotentImageId(organizationId, key)])).values().next().value;
+    const image = (await this.fetchImages([idempotentImageId(this.options.projectId, organizationId, key)])).values().next().value;
     const record = image ? toRecord(image) : null;
     if (!image || !record || image[P.idempotencyKey] !== key) return null;
     return { image: record, fingerprint: String(image[P.idempotencyFingerprint] ?? '') };
@@ -112,8 +115,32 @@ export class OpenStackImageProvider implements ImageProvider {
     }
   }
 
+  /**
+   * Glance puts an image whose upload broke back to `queued` by saving the image as it read it when
+   * the upload began, which drops properties written meanwhile: the failed_reason the caller writes
+   * next would be lost. So a broken upload ends here only once Glance is done with it, and (to know
+   * when that is) is broken only once Glance has taken it up. Glance sees it from its first byte on.
+   */
   async writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
-    await this.glance.upload(`/v2/images/${id}/file`, data, signal);
+    const upload = { started: false };
+    const takenUp = () => this.waitForStatus(id, (status) => status === 'saving');
+    async function* watched(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const chunk of data) {
+          upload.started = true;
+          yield chunk;
+        }
+      } catch (error) {
+        if (upload.started) await takenUp();
+        throw error;
+      }
+    }
+    try {
+      await this.glance.upload(`/v2/images/${id}/file`, watched(), signal);
+    } catch (error) {
+      if (upload.started) await this.waitForStatus(id, (status) => status !== 'saving');
+      throw error;
+    }
   }
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
@@ -209,6 +236,19 @@ export class OpenStackImageProvider implements ImageProvider {
     ];
     const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
     return new Map(body.images.map((image) => [image.id, image]));
+  }
+
+  /** Polls the image's Glance status until `done`, the image is gone or Glance does not answer (a few seconds at most). */
+  private async waitForStatus(id: string, done: (status: string) => boolean): Promise<void> {
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const image = await this.fetchImages([id]).then(
+        (found) => found.get(id),
+        () => undefined,
+      );
+      if (!image || done(image.status)) return;
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+    }
   }
 
   private async patchIfExists(id: string, ops: unknown[]): Promise<boolean> {
