@@ -186,13 +186,16 @@ export function useProperty(organizationId: string, kind: string, consumerId: st
 }
 
 /**
- * The Glance image id for an idempotency key: derived from project, owner and key, so two replicas
+ * The Glance image id for an idempotency key: derived from project, owner, key and generation (see
+ * OpenStackImageProvider.createImage), so two replicas
  * creating the same key at once collide on Glance's unique id (409) instead of creating two images.
  * The project is part of it because ids are unique across the whole Glance: regions (or deployments)
  * sharing one Glance under other projects must not collide on the same owner and key.
  */
-export function idempotentImageId(projectId: string, organizationId: string | null, key: string): string {
-  const hex = createHash('sha256').update(`imagegraph\u0000${projectId}\u0000${organizationId ?? ''}\u0000${key}`).digest('hex');
+export function idempotentImageId(projectId: string, organizationId: string | null, key: string, generation: number): string {
+  const hex = createHash('sha256')
+    .update(`imagegraph\u0000${projectId}\u0000${organizationId ?? ''}\u0000${key}\u0000${generation}`)
+    .digest('hex');
   // A version-8 (custom) UUID.
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

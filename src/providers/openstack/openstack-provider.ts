@@ -27,6 +27,10 @@ export interface OpenStackProviderOptions {
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 /** How many extra Glance pages one stream may read to fill a page its residual filter thinned out. */
 const MAX_REFILLS = 5;
+/** Deleted images an idempotency key may have had before its next import. */
+const MAX_KEY_GENERATIONS = 50;
+/** How long a use registration waits for an upload in progress to end (see registerImageUse). */
+const UPLOAD_WAIT_MS = 120_000;
 /** How long, and how often, to wait for Glance to finish with a broken upload (see writeImageData). */
 const SETTLE_TIMEOUT_MS = 5_000;
 const SETTLE_POLL_MS = 25;
@@ -39,6 +43,8 @@ const SETTLE_POLL_MS = 25;
 export class OpenStackImageProvider implements ImageProvider {
   readonly kind = 'OPENSTACK' as const;
   private readonly glance: GlanceClient;
+  /** Uploads this process has in flight, by image id: see registerImageUse. */
+  private readonly uploads = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: OpenStackProviderOptions) {
     this.glance = new GlanceClient({ region: options.region, imageUrl: options.imageUrl, auth: options.auth });
@@ -77,26 +83,45 @@ export class OpenStackImageProvider implements ImageProvider {
     });
   }
 
+  /**
+   * With an idempotency key, the image id is derived from project, owner, key and a generation: two
+   * replicas creating the same key at once collide on Glance's unique id (409) instead of creating two
+   * images. A 409 also comes from a deleted image's id, which Glance never reuses: the next generation
+   * is tried, after looking for a live image with the key again.
+   */
   async createImage(image: NewImage): Promise<CreatedImage> {
-    const key = image.idempotency?.key;
-    const id = key ? idempotentImageId(this.options.projectId, image.organizationId, key) : randomUUID();
-    try {
-      const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
+    const idempotency = image.idempotency;
+    if (!idempotency) {
+      const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, randomUUID()));
       return { image: toRecord(created.body)!, created: true };
-    } catch (error) {
-      if (!(error instanceof GlanceHttpError && error.status === 409 && key)) throw error;
-      // The key's image exists already (a retry, or another replica won the race).
-      const existing = await this.findByIdempotencyKey(image.organizationId, key);
-      if (!existing || existing.fingerprint !== image.idempotency!.fingerprint) throw new IdempotencyConflictError(key);
-      return { image: existing.image, created: false };
     }
+    for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
+      const existing = await this.findByIdempotencyKey(image.organizationId, idempotency.key);
+      if (existing) {
+        if (existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
+        return { image: existing.image, created: false };
+      }
+      const id = idempotentImageId(this.options.projectId, image.organizationId, idempotency.key, generation);
+      try {
+        const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
+        return { image: toRecord(created.body)!, created: true };
+      } catch (error) {
+        if (!(error instanceof GlanceHttpError && error.status === 409)) throw error;
+      }
+    }
+    throw new IdempotencyConflictError(idempotency.key);
   }
 
+  /** The live image carrying this key for this owner, found by its properties. */
   async findByIdempotencyKey(organizationId: string | null, key: string) {
-    const image = (await this.fetchImages([idempotentImageId(this.options.projectId, organizationId, key)])).values().next().value;
-    const record = image ? toRecord(image) : null;
-    if (!image || !record || image[P.idempotencyKey] !== key) return null;
-    return { image: record, fingerprint: String(image[P.idempotencyFingerprint] ?? '') };
+    const params: Params = [
+      ['owner', this.options.projectId],
+      [P.idempotencyKey, key],
+      ...(organizationId ? ([[P.organization, organizationId]] as Params) : ([['visibility', 'public']] as Params)),
+    ];
+    const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
+    const image = body.images.find((candidate) => toRecord(candidate) !== null);
+    return image ? { image: toRecord(image)!, fingerprint: String(image[P.idempotencyFingerprint] ?? '') } : null;
   }
 
   async updateImage(id: string, patch: ImagePatch): Promise<ImageRecord | null> {
@@ -135,11 +160,15 @@ export class OpenStackImageProvider implements ImageProvider {
         throw error;
       }
     }
+    const done = this.glance.upload(`/v2/images/${id}/file`, watched(), signal);
+    this.uploads.set(id, done.catch(() => undefined));
     try {
-      await this.glance.upload(`/v2/images/${id}/file`, watched(), signal);
+      await done;
     } catch (error) {
       if (upload.started) await this.waitForStatus(id, (status) => status !== 'saving');
       throw error;
+    } finally {
+      this.uploads.delete(id);
     }
   }
 
@@ -177,7 +206,16 @@ export class OpenStackImageProvider implements ImageProvider {
     }
   }
 
+  /**
+   * Glance ends an upload by saving the image as it read it when the upload began, which would drop a
+   * use written meanwhile: the registration waits for the upload to end (this process's own uploads
+   * until Glance has answered; another replica's while Glance shows `saving`).
+   */
   async registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean> {
+    await this.uploads.get(id);
+    if ((await this.fetchImages([id])).get(id)?.status === 'saving') {
+      await this.waitForStatus(id, (status) => status !== 'saving', UPLOAD_WAIT_MS);
+    }
     const image = (await this.fetchImages([id])).get(id);
     if (!image || !toRecord(image)) return false;
     const property = useProperty(use.organizationId, use.kind, use.consumerId);
@@ -239,15 +277,15 @@ export class OpenStackImageProvider implements ImageProvider {
   }
 
   /** Polls the image's Glance status until `done`, the image is gone or Glance does not answer (a few seconds at most). */
-  private async waitForStatus(id: string, done: (status: string) => boolean): Promise<void> {
-    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  private async waitForStatus(id: string, done: (status: string) => boolean, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const image = await this.fetchImages([id]).then(
         (found) => found.get(id),
         () => undefined,
       );
       if (!image || done(image.status)) return;
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, timeoutMs > 10_000 ? 10 * SETTLE_POLL_MS : SETTLE_POLL_MS));
     }
   }
 
