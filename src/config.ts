@@ -27,9 +27,9 @@ const OpenStackProviderConfigSchema = z.strictObject({
   imageUrl: z.url({ protocol: /^https?$/ }),
   /**
    * proxy: imagegraph streams the remote image through its guarded client into Glance, so Glance never
-   * fetches a user URL. (web-download, where Glance fetches it, is not supported yet.)
+   * fetches a user URL. web-download: Glance fetches it (see the README for the filter settings it needs).
    */
-  importMethod: z.enum(['proxy']).default('proxy'),
+  importMethod: z.enum(['proxy', 'web-download']).default('proxy'),
   auth: z.discriminatedUnion('type', [TrustedHeadersAuthSchema]),
 });
 

@@ -15,6 +15,7 @@ export function createProvider(region: RegionConfig): ImageProvider {
         region: region.id,
         imageUrl: config.imageUrl,
         projectId: config.auth.projectId,
+        importMethod: config.importMethod,
         auth: new TrustedHeadersAuth(config.auth),
       });
   }

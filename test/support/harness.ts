@@ -22,6 +22,8 @@ export interface TestRegion {
   organizations?: string[];
   /** Which provider backs the region (default local); openstack needs a Glance (see glance.ts). */
   provider?: ProviderKind;
+  /** openstack only: proxy (default) or web-download. */
+  importMethod?: 'proxy' | 'web-download';
 }
 
 export interface TestServer {
@@ -112,7 +114,12 @@ function providerConfig(region: TestRegion, dir: string): Record<string, unknown
   const url = glanceUrl();
   if (!url) throw new Error('an openstack test region needs a Glance: set GLANCE_URL or install it (scripts/glance.sh install)');
   const projectId = glanceProjectId(dir, region.id);
-  return { type: 'openstack', imageUrl: url, auth: { type: 'trusted-headers', projectId, userId: 'imagegraph-test', roles: ['admin'] } };
+  return {
+    type: 'openstack',
+    imageUrl: url,
+    importMethod: region.importMethod ?? 'proxy',
+    auth: { type: 'trusted-headers', projectId, userId: 'imagegraph-test', roles: ['admin'] },
+  };
 }
 
 /** The Glance project of an openstack test region: derived from the server's dir, see providerConfig. */

@@ -82,6 +82,12 @@ export class GlanceClient {
     }
   }
 
+  /** Bytes `start`-`end` (inclusive) of an image's stored data, read back with a Range request. */
+  async bytes(path: string, start: number, end: number): Promise<Uint8Array> {
+    const response = await this.send('GET', path, undefined, { range: `bytes=${start}-${end}` });
+    return new Uint8Array(await response.body.arrayBuffer());
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

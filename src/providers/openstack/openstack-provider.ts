@@ -15,6 +15,7 @@ import { GlanceClient, GlanceHttpError } from './glance-client.js';
 import { type GlanceImage, idempotentImageId, P, toGlanceCreate, toRecord, useProperty, usesOf } from './glance-image.js';
 import { createdAtParam, filterParams, type Params, residual, sortParam, streams, toQueryString } from './glance-query.js';
 import type { GlanceAuth } from './glance-auth.js';
+import { webDownload } from './glance-web-download.js';
 
 export interface OpenStackProviderOptions {
   region: string;
@@ -22,6 +23,8 @@ export interface OpenStackProviderOptions {
   /** The Glance project imagegraph's images belong to. */
   projectId: string;
   auth: GlanceAuth;
+  /** proxy (default): imagegraph uploads the bytes; web-download: Glance fetches the URL itself. */
+  importMethod?: 'proxy' | 'web-download';
 }
 
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
@@ -46,8 +49,14 @@ export class OpenStackImageProvider implements ImageProvider {
   /** Uploads this process has in flight, by image id: see registerImageUse. */
   private readonly uploads = new Map<string, Promise<unknown>>();
 
+  /** Only with web-download: the import runner then lets Glance fetch instead of uploading itself. */
+  readonly importFromUri?: ImageProvider['importFromUri'];
+
   constructor(private readonly options: OpenStackProviderOptions) {
     this.glance = new GlanceClient({ region: options.region, imageUrl: options.imageUrl, auth: options.auth });
+    if (options.importMethod === 'web-download') {
+      this.importFromUri = (id, uri, signal) => webDownload(this.glance, id, uri, signal);
+    }
   }
 
   async queryImages(query: ImageQuery): Promise<ImagePage> {
