@@ -16,6 +16,8 @@ export interface ImportRunnerOptions {
   maxSizeBytes: number;
 }
 
+const RESUME_RETRY_MS = 30_000;
+
 interface Job {
   region: string;
   id: string;
@@ -47,10 +49,18 @@ export class ImportRunner {
     this.running.get(jobKey(region, id))?.abort(new Error('import cancelled'));
   }
 
-  /** Re-queues every import a previous run left PENDING or CREATING (a crash, a SIGKILL, a restart). */
+  /**
+   * Re-queues every import a previous run left PENDING or CREATING (a crash, a SIGKILL, a restart).
+   * A region whose provider cannot answer now does not hold up the start: it is tried again later.
+   */
   async resumeInterrupted(): Promise<void> {
-    for (const [region, provider] of this.options.providers) {
-      for (const image of await provider.listUnfinishedImports()) {
+    await Promise.all([...this.options.providers.keys()].map((region) => this.resumeRegion(region)));
+  }
+
+  private async resumeRegion(region: string): Promise<void> {
+    if (this.stopping) return;
+    try {
+      for (const image of await this.options.providers.get(region)!.listUnfinishedImports()) {
         if (!image.source.uri) {
           await this.update(region, image.id, { status: 'FAILED', statusReason: 'The import was interrupted and has no source to resume from' });
           continue;
@@ -59,6 +69,9 @@ export class ImportRunner {
         this.options.logger.info({ region, imageId: image.id }, 'resuming interrupted import');
         this.enqueue({ region, id: image.id, uri: image.source.uri });
       }
+    } catch (error) {
+      this.options.logger.warn({ region, err: error }, `cannot resume the region's interrupted imports yet; retrying in ${RESUME_RETRY_MS / 1000} s`);
+      setTimeout(() => void this.resumeRegion(region), RESUME_RETRY_MS).unref();
     }
   }
 

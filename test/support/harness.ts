@@ -55,6 +55,8 @@ export async function startTestServer(options: {
   imports?: Record<string, unknown>;
   /** Reuse a data dir (to restart on the same data); a new temp dir otherwise. */
   dir?: string;
+  /** The Glance openstack regions use (default: the suite's, see glance.ts). */
+  glanceUrl?: string;
 }): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'imagegraph-test-'));
   const tokensFile = join(dir, 'tokens.yaml');
@@ -77,7 +79,7 @@ export async function startTestServer(options: {
       id: r.id,
       name: r.name ?? r.id,
       ...(r.organizations ? { organizations: r.organizations } : {}),
-      provider: providerConfig(r, dir),
+      provider: providerConfig(r, dir, options.glanceUrl),
     })),
   });
   const app = await createImagegraph(config, { logger: createLogger('silent') });
@@ -109,9 +111,8 @@ export async function startTestServer(options: {
  * A local region in the test's dir, or a region on the shared test Glance under a project of its own
  * (`dir` is unique per server and stable across restarts), so tests never see each other's images.
  */
-function providerConfig(region: TestRegion, dir: string): Record<string, unknown> {
+function providerConfig(region: TestRegion, dir: string, url = glanceUrl()): Record<string, unknown> {
   if (region.provider !== 'openstack') return { type: 'local', dataDir: join(dir, region.id) };
-  const url = glanceUrl();
   if (!url) throw new Error('an openstack test region needs a Glance: set GLANCE_URL or install it (scripts/glance.sh install)');
   const projectId = glanceProjectId(dir, region.id);
   return {
