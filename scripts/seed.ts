@@ -3,6 +3,7 @@
 // Skips a region that already holds images, so running it twice does not double the catalog.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
 import { createProvider } from '../src/providers/create-provider.js';
 import { catalog, seed } from '../test/fixtures/images.js';
 
@@ -11,7 +12,7 @@ const { values } = parseArgs({
 });
 const config = loadConfig();
 for (const region of config.regions) {
-  const provider = createProvider(region);
+  const provider = createProvider(region, createLogger('warn'));
   try {
     const existing = await provider.countImages({ includePublic: true, organizationIds: 'all' }, {});
     if (existing) {

@@ -21,16 +21,39 @@ const TrustedHeadersAuthSchema = z.strictObject({
   roles: z.array(z.string().min(1)).default(['admin']),
 });
 
+const KeystoneAuthSchema = z.strictObject({
+  type: z.literal('keystone'),
+  /** Keystone's v3 endpoint, e.g. https://keystone.example.com:5000/v3. */
+  authUrl: z.url({ protocol: /^https?$/ }),
+  applicationCredential: z
+    .strictObject({
+      id: z.string().min(1),
+      secret: z.string().min(1).optional(),
+      /** A file holding the secret, so that it need not sit in the config; relative to the config file. */
+      secretFile: z.string().min(1).optional(),
+    })
+    .refine((credential) => Boolean(credential.secret) !== Boolean(credential.secretFile), {
+      message: 'set exactly one of secret or secretFile',
+    }),
+  /** Which catalog endpoint of the image service to use. */
+  interface: z.enum(['public', 'internal', 'admin']).default('public'),
+  /** The catalog region of the image endpoint. */
+  regionName: z.string().min(1).optional(),
+});
+
 const OpenStackProviderConfigSchema = z.strictObject({
   type: z.literal('openstack'),
-  /** Glance's endpoint, e.g. http://127.0.0.1:9292. */
-  imageUrl: z.url({ protocol: /^https?$/ }),
+  /** Glance's endpoint, e.g. http://127.0.0.1:9292; with keystone auth, the catalog's when left out. */
+  imageUrl: z.url({ protocol: /^https?$/ }).optional(),
   /**
    * proxy: imagegraph streams the remote image through its guarded client into Glance, so Glance never
    * fetches a user URL. web-download: Glance fetches it (see the README for the filter settings it needs).
    */
   importMethod: z.enum(['proxy', 'web-download']).default('proxy'),
-  auth: z.discriminatedUnion('type', [TrustedHeadersAuthSchema]),
+  auth: z.discriminatedUnion('type', [TrustedHeadersAuthSchema, KeystoneAuthSchema]),
+}).refine((provider) => provider.auth.type === 'keystone' || Boolean(provider.imageUrl), {
+  path: ['imageUrl'],
+  message: 'is required with trusted-headers auth (keystone auth can take it from the catalog)',
 });
 
 const ProviderConfigSchema = z.discriminatedUnion('type', [LocalProviderConfigSchema, OpenStackProviderConfigSchema]);
@@ -170,10 +193,13 @@ function withEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
 function resolvePaths(config: Config, baseDir: string): Config {
   const auth =
     config.auth.mode === 'tokens' ? { ...config.auth, tokensFile: resolve(baseDir, config.auth.tokensFile) } : config.auth;
-  const regions = config.regions.map((region) =>
-    region.provider.type === 'local'
-      ? { ...region, provider: { ...region.provider, dataDir: resolve(baseDir, region.provider.dataDir) } }
-      : region,
-  );
+  const regions = config.regions.map((region) => {
+    const provider = region.provider;
+    if (provider.type === 'local') return { ...region, provider: { ...provider, dataDir: resolve(baseDir, provider.dataDir) } };
+    const credential = provider.auth.type === 'keystone' ? provider.auth.applicationCredential : null;
+    if (!credential?.secretFile) return region;
+    const secretFile = resolve(baseDir, credential.secretFile);
+    return { ...region, provider: { ...provider, auth: { ...provider.auth, applicationCredential: { ...credential, secretFile } } } };
+  });
   return { ...config, auth, regions };
 }

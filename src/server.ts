@@ -36,7 +36,7 @@ export interface ImagegraphOptions {
 /** Builds the server from a validated config: providers, auth, access policy, yoga and its plugins. */
 export async function createImagegraph(config: Config, options: ImagegraphOptions = {}): Promise<Imagegraph> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const providers = new Map<string, ImageProvider>(config.regions.map((region) => [region.id, createProvider(region)]));
+  const providers = new Map<string, ImageProvider>(config.regions.map((region) => [region.id, createProvider(region, logger)]));
   const events = new ImageEvents();
   const fetcher = new GuardedFetcher({ allowedHosts: config.imports.allowedHosts, allowHttp: config.imports.allowHttp });
   const runner = new ImportRunner({

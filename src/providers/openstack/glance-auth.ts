@@ -6,6 +6,10 @@
 export interface GlanceAuth {
   headers(): Promise<Record<string, string>>;
   invalidate(): void;
+  /** The Glance project imagegraph's images belong to (the token's project, with Keystone). */
+  projectId(): Promise<string>;
+  /** Glance's URL when the strategy finds it (Keystone's catalog); otherwise the config's imageUrl. */
+  endpoint?(): Promise<string>;
 }
 
 export interface TrustedHeadersOptions {
@@ -21,7 +25,7 @@ export interface TrustedHeadersOptions {
 export class TrustedHeadersAuth implements GlanceAuth {
   private readonly fixed: Record<string, string>;
 
-  constructor(options: TrustedHeadersOptions) {
+  constructor(private readonly options: TrustedHeadersOptions) {
     this.fixed = {
       'x-identity-status': 'Confirmed',
       'x-project-id': options.projectId,
@@ -35,4 +39,8 @@ export class TrustedHeadersAuth implements GlanceAuth {
   }
 
   invalidate(): void {}
+
+  async projectId(): Promise<string> {
+    return this.options.projectId;
+  }
 }

@@ -4,7 +4,8 @@ import type { GlanceAuth } from './glance-auth.js';
 
 export interface GlanceClientOptions {
   region: string;
-  imageUrl: string;
+  /** Glance's URL; without it, the auth strategy's endpoint (Keystone's catalog). */
+  imageUrl?: string;
   auth: GlanceAuth;
   /** @default 5000 */
   connectTimeoutMs?: number;
@@ -33,17 +34,25 @@ export class GlanceHttpError extends Error {
  * come as HTML), timeouts on every call, and unreachable/5xx/timeouts as ProviderUnavailableError.
  */
 export class GlanceClient {
-  private readonly pool: Pool;
+  private pool: Pool | null = null;
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: GlanceClientOptions) {
-    this.pool = new Pool(options.imageUrl, {
-      connections: 16,
-      connectTimeout: options.connectTimeoutMs ?? 5_000,
-      headersTimeout: options.requestTimeoutMs ?? 15_000,
-      bodyTimeout: options.requestTimeoutMs ?? 15_000,
-    });
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  /** The keep-alive pool, made once Glance's URL is known (it may come from Keystone's catalog). */
+  private async connection(): Promise<Pool> {
+    if (!this.pool) {
+      const url = this.options.imageUrl ?? (await this.options.auth.endpoint!());
+      this.pool ??= new Pool(url, {
+        connections: 16,
+        connectTimeout: this.options.connectTimeoutMs ?? 5_000,
+        headersTimeout: this.requestTimeoutMs,
+        bodyTimeout: this.requestTimeoutMs,
+      });
+    }
+    return this.pool;
   }
 
   async json<T>(
@@ -89,7 +98,7 @@ export class GlanceClient {
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.pool?.close();
   }
 
   private async send(
@@ -101,8 +110,9 @@ export class GlanceClient {
     retried = false,
   ): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
+    const pool = await this.connection();
     try {
-      response = await this.pool.request({
+      response = await pool.request({
         method: method as 'GET',
         path,
         body: body as string | undefined,

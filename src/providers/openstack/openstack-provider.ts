@@ -19,9 +19,8 @@ import { webDownload } from './glance-web-download.js';
 
 export interface OpenStackProviderOptions {
   region: string;
-  imageUrl: string;
-  /** The Glance project imagegraph's images belong to. */
-  projectId: string;
+  /** Glance's URL; without it, the auth strategy's endpoint (Keystone's catalog). */
+  imageUrl?: string;
   auth: GlanceAuth;
   /** proxy (default): imagegraph uploads the bytes; web-download: Glance fetches the URL itself. */
   importMethod?: 'proxy' | 'web-download';
@@ -67,7 +66,7 @@ export class OpenStackImageProvider implements ImageProvider {
     const matches = residual(query.filter);
     const keep = (image: ImageRecord) => matches(image) && (!after || before(after, keyOf(image, order)));
     const pages = await Promise.all(
-      streams(query.scope, this.options.projectId).map((stream) => this.readStream([...stream, ...base], query, keep, before)),
+      streams(query.scope, await this.options.auth.projectId()).map((stream) => this.readStream([...stream, ...base], query, keep, before)),
     );
     // A stream that stopped early vouches only for what sorts before its horizon: the page ends there.
     const complete = (image: ImageRecord) => pages.every((page) => !page.horizon || before(keyOf(image, order), page.horizon));
@@ -110,7 +109,7 @@ export class OpenStackImageProvider implements ImageProvider {
         if (existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
         return { image: existing.image, created: false };
       }
-      const id = idempotentImageId(this.options.projectId, image.organizationId, idempotency.key, generation);
+      const id = idempotentImageId(await this.options.auth.projectId(), image.organizationId, idempotency.key, generation);
       try {
         const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
         return { image: toRecord(created.body)!, created: true };
@@ -124,7 +123,7 @@ export class OpenStackImageProvider implements ImageProvider {
   /** The live image carrying this key for this owner, found by its properties. */
   async findByIdempotencyKey(organizationId: string | null, key: string) {
     const params: Params = [
-      ['owner', this.options.projectId],
+      ['owner', await this.options.auth.projectId()],
       [P.idempotencyKey, key],
       ...(organizationId ? ([[P.organization, organizationId]] as Params) : ([['visibility', 'public']] as Params)),
     ];
@@ -183,7 +182,7 @@ export class OpenStackImageProvider implements ImageProvider {
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
     const params: Params = [
-      ['owner', this.options.projectId],
+      ['owner', await this.options.auth.projectId()],
       ['status', 'queued'],
       [P.sourceKind, 'IMPORT'],
       ['limit', '1000'],
