@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { IMAGE_NAMES, makeImages, type MadeImage } from '../imports/formats/make-images.js';
-import { glanceImage, providerKinds } from '../support/glance.js';
+import { allButKeystone, glanceImage, providerKinds } from '../support/glance.js';
 import { glanceProjectId, type GqlResult, startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 import { diskWithHead, type ImageServer, sha256Of, startImageServer } from '../support/image-server.js';
 
@@ -169,6 +169,9 @@ describe('image server helper', () => {
 
 describe.each(providerKinds())('on the %s provider', (kind) => {
   const local = kind === 'local';
+  // The keystone half runs a sample (see allButKeystone): a few corpus entries and cases of each kind.
+  const keystone = kind === 'openstack-keystone';
+  const sampled = allButKeystone(kind);
   const regions = REGIONS.map((region) => ({ ...region, provider: kind }));
   let images: ImageServer;
   /** A second image server whose port is not on the allow-list. */
@@ -314,7 +317,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   }
 
   describe('importImage of a raw bootable disk', () => {
-    it.each(BOOTABLE)('imports %s: PENDING at once, then READY with its size, sha256 and provenance, stored once', async (name) => {
+    it.each(keystone ? BOOTABLE.slice(0, 1) : BOOTABLE)('imports %s: PENDING at once, then READY with its size, sha256 and provenance, stored once', async (name) => {
       const file = fileOf(name);
       const uri = images.url(`/${name}`);
 
@@ -349,7 +352,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(listed.data!.images.nodes).toEqual([ready]);
     });
 
-    it('peeks with a Range request for the first 64 KiB and downloads with one plain GET', async () => {
+    sampled('peeks with a Range request for the first 64 KiB and downloads with one plain GET', async () => {
       const path = '/mbr-disk';
       const before = images.requests.length;
       const image = await accepted(CALLERS.acmeMember, input(images.url(path)));
@@ -362,7 +365,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       ]);
     });
 
-    it('imports READY from a server that ignores Range and always sends the whole file', async () => {
+    sampled('imports READY from a server that ignores Range and always sends the whole file', async () => {
       images.route('/no-range', { body: fileOf('mbr-disk'), honourRange: false });
       const image = await accepted(CALLERS.acmeMember, input(images.url('/no-range')));
       await idle();
@@ -370,7 +373,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(images.requests.filter((r) => r.path === '/no-range').map((r) => r.status)).toEqual([200, 200]);
     });
 
-    it('imports READY through a 302 redirect to the real file, keeping the URI as given', async () => {
+    sampled('imports READY through a 302 redirect to the real file, keeping the URI as given', async () => {
       images.route('/moved', { body: fileOf('gpt-disk'), redirect: '/gpt-disk' });
       const uri = images.url('/moved');
       const image = await accepted(CALLERS.acmeMember, input(uri));
@@ -397,7 +400,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       else expect(await glanceImage(glanceProjectId(server.dir, 'alpha'), image.providerId)).toMatchObject({ status: 'active', size: 64 * MiB });
     });
 
-    it('refuses a redirect to a host that is not on allowedHosts, without connecting to it', async () => {
+    sampled('refuses a redirect to a host that is not on allowedHosts, without connecting to it', async () => {
       images.route('/to-outside', { body: fileOf('mbr-disk'), redirect: outside.url('/mbr-disk') });
       const before = await count();
       const result = await importImage(CALLERS.acmeMember, input(images.url('/to-outside')));
@@ -406,7 +409,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await count()).toBe(before);
     });
 
-    it('refuses more than 3 redirects with REDIRECT_NOT_ALLOWED', async () => {
+    sampled('refuses more than 3 redirects with REDIRECT_NOT_ALLOWED', async () => {
       for (let hop = 1; hop <= 4; hop++) images.route(`/hop-${hop}`, { body: fileOf('mbr-disk'), redirect: `/hop-${hop + 1}` });
       images.route('/hop-5', fileOf('mbr-disk'));
       const result = await importImage(CALLERS.acmeMember, input(images.url('/hop-1')));
@@ -421,7 +424,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(IMAGE_NAMES.filter((name) => !covered.has(name))).toEqual([]);
     });
 
-    it.for(REFUSED)('refuses $image as $format with a hint, creating nothing', async ({ image, format, optional }, ctx) => {
+    it.for(keystone ? REFUSED.filter((c) => ['qcow2', 'iso'].includes(c.image)) : REFUSED)('refuses $image as $format with a hint, creating nothing', async ({ image, format, optional }, ctx) => {
       fileOf(image, ctx, optional);
       const before = await count();
       const requestsBefore = images.requests.length;
@@ -443,7 +446,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       await expectFailed(image, /VHD/);
     });
 
-    it('fails the download when the file changed since the peek (Range gets a raw disk, GET a qcow2)', async () => {
+    sampled('fails the download when the file changed since the peek (Range gets a raw disk, GET a qcow2)', async () => {
       images.route('/changing', { body: fileOf('qcow2'), rangeBody: fileOf('mbr-disk') });
       const image = await accepted(CALLERS.acmeMember, input(images.url('/changing')));
       await idle();
@@ -461,7 +464,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await count()).toBe(before);
     });
 
-    it('refuses a loopback port that is not on allowedHosts with ADDRESS_NOT_ALLOWED, without connecting', async () => {
+    sampled('refuses a loopback port that is not on allowedHosts with ADDRESS_NOT_ALLOWED, without connecting', async () => {
       const before = await count();
       const uri = outside.url('/mbr-disk');
       const result = await importImage(CALLERS.acmeMember, input(uri));
@@ -470,13 +473,13 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await count()).toBe(before);
     });
 
-    it('answers a 500 with ImageFetchError HTTP_STATUS 500', async () => {
+    sampled('answers a 500 with ImageFetchError HTTP_STATUS 500', async () => {
       images.route('/broken', { body: fileOf('mbr-disk'), status: 500 });
       const result = await importImage(CALLERS.acmeMember, input(images.url('/broken')));
       expect(result).toMatchObject({ __typename: 'ImageFetchError', reason: 'HTTP_STATUS', httpStatus: 500 });
     });
 
-    it.each([
+    sampled.each([
       ['an empty file from a server that ignores Range', 0],
       ['a file of 511 bytes', 511],
     ])('answers %s with ImageFetchError TOO_SMALL', async (_name, size) => {
@@ -488,14 +491,14 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     });
 
     // A Range-honouring server (nginx, S3) answers an empty file's `Range: bytes=0-65535` with 416.
-    it('answers an empty file from a Range-honouring server (416, bytes */0) with TOO_SMALL', async () => {
+    sampled('answers an empty file from a Range-honouring server (416, bytes */0) with TOO_SMALL', async () => {
       images.route('/empty-ranged', new Uint8Array(0));
       const result = await importImage(CALLERS.acmeMember, input(images.url('/empty-ranged')));
       expect(images.requests.find((r) => r.path === '/empty-ranged')?.status).toBe(416);
       expect(result).toMatchObject({ __typename: 'ImageFetchError', reason: 'TOO_SMALL' });
     });
 
-    describe('with imports.maxSizeBytes of 1 MiB', () => {
+    describe.skipIf(keystone)('with imports.maxSizeBytes of 1 MiB', () => {
       let limited: TestServer;
       beforeAll(async () => {
         limited = await startTestServer({
@@ -564,7 +567,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
 
     const pathsOf = (result: ImportResult) => result.issues!.map((issue) => issue.path);
 
-    it.each(cases)('answers InvalidInputError for $name, with the path, before fetching anything', async ({ overrides, paths }) => {
+    it.each(keystone ? cases.slice(0, 1) : cases)('answers InvalidInputError for $name, with the path, before fetching anything', async ({ overrides, paths }) => {
       const requestsBefore = images.requests.length;
       const before = await count();
       const result = await importImage(CALLERS.acmeMember, input(uri(), overrides()));
@@ -665,7 +668,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(images.requests.filter((r) => r.path === '/idem-same')).toHaveLength(2); // one peek, one download
     });
 
-    it('answers IdempotencyConflictError for the same key with other input', async () => {
+    sampled('answers IdempotencyConflictError for the same key with other input', async () => {
       const variables = input(images.url('/mbr-disk'), { idempotencyKey: 'key-conflict' });
       await accepted(CALLERS.acmeMember, variables);
       const result = await importImage(CALLERS.acmeMember, { ...variables, name: 'another-name' });
@@ -678,7 +681,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       await idle();
     });
 
-    it('keeps one organization\'s key apart from another\'s', async () => {
+    sampled('keeps one organization\'s key apart from another\'s', async () => {
       const acme = await accepted(CALLERS.acmeMember, input(images.url('/mbr-disk'), { name: 'shared-key', idempotencyKey: 'key-shared' }));
       const globex = await accepted(
         CALLERS.globexAdmin,
@@ -692,7 +695,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       await expectImported(globex, fileOf('mbr-disk'));
     });
 
-    it('creates one image for two concurrent calls with one key and the same input', async () => {
+    sampled('creates one image for two concurrent calls with one key and the same input', async () => {
       images.route('/idem-race', fileOf('gpt-disk'));
       const variables = input(images.url('/idem-race'), { idempotencyKey: 'key-race' });
       const [a, b] = await Promise.all([accepted(CALLERS.acmeMember, variables), accepted(CALLERS.acmeMember, variables)]);
@@ -731,7 +734,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       }
     });
 
-    it('answers one of two concurrent calls with one key but different input with IdempotencyConflictError', async () => {
+    sampled('answers one of two concurrent calls with one key but different input with IdempotencyConflictError', async () => {
       const variables = input(images.url('/mbr-disk'), { idempotencyKey: 'key-race-conflict' });
       const results = await Promise.all([
         importImage(CALLERS.acmeMember, variables),
@@ -742,7 +745,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     });
   });
 
-  describe('importImage with imports.maxConcurrent 1', () => {
+  describe.skipIf(keystone)('importImage with imports.maxConcurrent 1', () => {
     it('keeps the second import PENDING while the first downloads, then finishes both', async () => {
       const serial = await startTestServer({
         regions,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '../../src/providers/types.js';
 import { catalog, seed } from '../fixtures/images.js';
-import { providerKinds } from '../support/glance.js';
+import { isOpenStack, providerKinds } from '../support/glance.js';
 import { type GqlResult, startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 import { expectedListing, type OracleFilter, type OracleOrder } from '../support/listing-oracle.js';
 
@@ -67,16 +67,27 @@ interface Page {
 describe.each(providerKinds())('on the %s provider', (kind) => {
   let server: TestServer;
   const seeded = new Map<string, ImageRecord[]>();
-  // Glance answers in milliseconds, not microseconds: the openstack half lists a smaller catalog.
-  const alphaSize = kind === 'openstack' ? 24 : 45;
-  const callers = kind === 'openstack' ? [CALLERS.acmeMember, CALLERS.both, CALLERS.platformAdmin, CALLERS.outsider] : Object.values(CALLERS);
+  // Glance answers in milliseconds, not microseconds: the openstack halves list a smaller catalog.
+  const alphaSize = isOpenStack(kind) ? 24 : 45;
+  // With Keystone, Glance validates the token of every call at Keystone (100-400 ms, one at a time): the
+  // keystone half checks a sample of callers, filters and orders (the trusted-headers half, the same
+  // provider code, checks them all).
+  const keystone = kind === 'openstack-keystone';
+  const callers = keystone
+    ? [CALLERS.both]
+    : kind === 'openstack'
+      ? [CALLERS.acmeMember, CALLERS.both, CALLERS.platformAdmin, CALLERS.outsider]
+      : Object.values(CALLERS);
+  const filters = keystone ? ['no filter', 'everything at once'] : Object.keys(FILTERS);
+  const orders = keystone ? [ORDERS[0]!, ORDERS[3]!] : ORDERS;
 
   beforeAll(async () => {
     const regions = REGIONS.map((region) => ({ ...region, provider: kind }));
     server = await startTestServer({ regions, callers: Object.values(CALLERS) });
     seeded.set('alpha', await seed(server.provider('alpha'), catalog([null, 'acme', 'globex'], alphaSize)));
     seeded.set('beta', await seed(server.provider('beta'), catalog(['globex', null], 12, Date.UTC(2026, 2, 1))));
-    seeded.set('gamma', await seed(server.provider('gamma'), catalog(['acme', null, 'globex'], 9)));
+    // Listed by no test here: only seeded where it costs nothing.
+    if (!keystone) seeded.set('gamma', await seed(server.provider('gamma'), catalog(['acme', null, 'globex'], 9)));
   });
   afterAll(() => server.close());
 
@@ -104,15 +115,15 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
 
   describe('images(region, filter, orderBy, first, after)', () => {
     for (const [callerName, caller] of Object.entries(CALLERS).filter(([, c]) => callers.includes(c))) {
-      for (const [filterName, filter] of Object.entries(FILTERS)) {
-        it(`shows ${callerName} exactly what it may see with ${filterName}, in every order, paginated without gaps or repeats`, async () => {
-          for (const order of ORDERS) {
+      for (const [filterName, filter] of Object.entries(FILTERS).filter(([name]) => filters.includes(name))) {
+        it(`shows ${callerName} exactly what it may see with ${filterName}, in ${keystone ? 'two orders' : 'every order'}, paginated without gaps or repeats`, async () => {
+          for (const order of orders) {
             for (const region of ['alpha', 'beta']) {
               const expected = expectedListing(seeded.get(region)!, caller, filter, order).map((image) => image.id);
               const { ids, totalCount } = await listAll(caller, region, filter, order);
               expect(ids, `${region} ${order.field} ${order.direction}`).toEqual(expected);
               // Glance cannot count cheaply: totalCount is null there.
-              expect(totalCount).toBe(kind === 'openstack' ? null : expected.length);
+              expect(totalCount).toBe(isOpenStack(kind) ? null : expected.length);
             }
           }
         });

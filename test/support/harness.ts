@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createImagegraph, type Imagegraph } from '../../src/server.js';
 import type { ImageProvider } from '../../src/providers/types.js';
 import { glanceUrl, type ProviderKind } from './glance.js';
+import { type KeystoneProject, openstack, regionProject, regionProjectIfAny } from './keystone.js';
 
 export interface TestCaller {
   token: string;
@@ -20,10 +21,25 @@ export interface TestRegion {
   id: string;
   name?: string;
   organizations?: string[];
-  /** Which provider backs the region (default local); openstack needs a Glance (see glance.ts). */
+  /**
+   * Which provider backs the region (default local); openstack needs a Glance, openstack-keystone a
+   * Keystone (see glance.ts and keystone.ts).
+   */
   provider?: ProviderKind;
-  /** openstack only: proxy (default) or web-download. */
+  /** openstack kinds only: proxy (default) or web-download. */
   importMethod?: 'proxy' | 'web-download';
+  /**
+   * openstack-keystone only: what to put in the region's `auth` instead of the defaults (the
+   * suite's Keystone, the region's own project and credential, no regionName), e.g. a wrong secret.
+   * `project` uses that Keystone project instead of making one for the region.
+   */
+  keystone?: {
+    authUrl?: string;
+    secret?: string;
+    regionName?: string;
+    interface?: 'public' | 'internal' | 'admin';
+    project?: KeystoneProject;
+  };
 }
 
 export interface TestServer {
@@ -57,6 +73,8 @@ export async function startTestServer(options: {
   dir?: string;
   /** The Glance openstack regions use (default: the suite's, see glance.ts). */
   glanceUrl?: string;
+  /** The server's logger (default: silent). */
+  logger?: Logger;
 }): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'imagegraph-test-'));
   const tokensFile = join(dir, 'tokens.yaml');
@@ -75,14 +93,16 @@ export async function startTestServer(options: {
     server: { port: 0 },
     auth: { mode: 'tokens', tokensFile },
     ...(options.imports ? { imports: options.imports } : {}),
-    regions: options.regions.map((r) => ({
-      id: r.id,
-      name: r.name ?? r.id,
-      ...(r.organizations ? { organizations: r.organizations } : {}),
-      provider: providerConfig(r, dir, options.glanceUrl),
-    })),
+    regions: await Promise.all(
+      options.regions.map(async (r) => ({
+        id: r.id,
+        name: r.name ?? r.id,
+        ...(r.organizations ? { organizations: r.organizations } : {}),
+        provider: await providerConfig(r, dir, options.glanceUrl),
+      })),
+    ),
   });
-  const app = await createImagegraph(config, { logger: createLogger('silent') });
+  const app = await createImagegraph(config, { logger: options.logger ?? createLogger('silent') });
   return {
     app,
     dir,
@@ -108,10 +128,29 @@ export async function startTestServer(options: {
 }
 
 /**
- * A local region in the test's dir, or a region on the shared test Glance under a project of its own
- * (`dir` is unique per server and stable across restarts), so tests never see each other's images.
+ * A local region in the test's dir, or a region on a shared test Glance under a project of its own
+ * (`dir` is unique per server and stable across restarts), so tests never see each other's images:
+ * with trusted headers, a project id derived from `dir`; with Keystone, a project, user and
+ * application credential made for it (imageUrl left out: Glance's URL comes from the catalog).
  */
-function providerConfig(region: TestRegion, dir: string, url = glanceUrl()): Record<string, unknown> {
+async function providerConfig(region: TestRegion, dir: string, url = glanceUrl()): Promise<Record<string, unknown>> {
+  if (region.provider === 'openstack-keystone') {
+    const setup = openstack();
+    if (!setup) throw new Error('an openstack-keystone test region needs a Keystone: install it (scripts/openstack.sh install)');
+    const overrides = region.keystone ?? {};
+    const project = overrides.project ?? (await regionProject(dir, region.id));
+    return {
+      type: 'openstack',
+      importMethod: region.importMethod ?? 'proxy',
+      auth: {
+        type: 'keystone',
+        authUrl: overrides.authUrl ?? setup.keystoneUrl,
+        applicationCredential: { id: project.applicationCredential.id, secret: overrides.secret ?? project.applicationCredential.secret },
+        ...(overrides.regionName ? { regionName: overrides.regionName } : {}),
+        ...(overrides.interface ? { interface: overrides.interface } : {}),
+      },
+    };
+  }
   if (region.provider !== 'openstack') return { type: 'local', dataDir: join(dir, region.id) };
   if (!url) throw new Error('an openstack test region needs a Glance: set GLANCE_URL or install it (scripts/glance.sh install)');
   const projectId = glanceProjectId(dir, region.id);
@@ -123,7 +162,12 @@ function providerConfig(region: TestRegion, dir: string, url = glanceUrl()): Rec
   };
 }
 
-/** The Glance project of an openstack test region: derived from the server's dir, see providerConfig. */
+/**
+ * The Glance project of an openstack test region: the Keystone project made for it
+ * (openstack-keystone), else derived from the server's dir; see providerConfig.
+ */
 export function glanceProjectId(dir: string, region: string): string {
+  const keystone = regionProjectIfAny(dir, region);
+  if (keystone) return keystone.projectId;
   return createHash('sha256').update(`${dir}/${region}`).digest('hex').slice(0, 32);
 }

@@ -5,7 +5,8 @@
  */
 export interface GlanceAuth {
   headers(): Promise<Record<string, string>>;
-  invalidate(): void;
+  /** Glance refused these credentials (401): forget them if they are still the current ones. */
+  invalidate(refused: Record<string, string>): void;
   /** The Glance project imagegraph's images belong to (the token's project, with Keystone). */
   projectId(): Promise<string>;
   /** Glance's URL when the strategy finds it (Keystone's catalog); otherwise the config's imageUrl. */

@@ -110,23 +110,29 @@ export class GlanceClient {
     retried = false,
   ): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
-    const pool = await this.connection();
+    let credentials: Record<string, string> = {};
     try {
+      const pool = await this.connection();
+      credentials = await this.options.auth.headers();
       response = await pool.request({
         method: method as 'GET',
         path,
         body: body as string | undefined,
         signal: signal ?? undefined,
-        headers: { accept: 'application/json', ...(await this.options.auth.headers()), ...headers },
+        headers: { accept: 'application/json', ...credentials, ...headers },
       });
     } catch (error) {
       if (signal?.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') throw error;
       throw new ProviderUnavailableError(this.options.region, { cause: error });
     }
-    if (response.statusCode === 401 && !retried && typeof body !== 'object') {
-      await response.body.text();
-      this.options.auth.invalidate();
-      return this.send(method, path, body, headers, signal, true);
+    if (response.statusCode === 401) {
+      // Drop the refused token (not one another request has renewed since), then retry once where the
+      // body can be sent again: a streamed upload cannot.
+      this.options.auth.invalidate(credentials);
+      if (!retried && typeof body !== 'object') {
+        await response.body.text();
+        return this.send(method, path, body, headers, signal, true);
+      }
     }
     if (response.statusCode >= 500 || response.statusCode === 401) {
       const text = await response.body.text().catch(() => '');

@@ -45,6 +45,8 @@ interface TokenBody {
  */
 export class KeystoneAuth implements GlanceAuth {
   private token: Promise<Token> | null = null;
+  /** The current token's value, once issued: null while a renewal is under way. */
+  private issuedValue: string | null = null;
   private readonly renewBeforeMs: number;
 
   constructor(private readonly options: KeystoneAuthOptions) {
@@ -63,8 +65,9 @@ export class KeystoneAuth implements GlanceAuth {
     return (await this.current()).imageUrl;
   }
 
-  invalidate(): void {
-    this.token = null;
+  invalidate(refused: Record<string, string>): void {
+    // Many requests refused with one revoked token: only the first drops it, the rest use its successor.
+    if (refused['x-auth-token'] === this.issuedValue) this.token = null;
   }
 
   private current(): Promise<Token> {
@@ -78,6 +81,8 @@ export class KeystoneAuth implements GlanceAuth {
 
   private renew(stale: Promise<Token> | null): Promise<Token> {
     if (this.token !== stale) return this.token!;
+    // A renewal is under way: a refusal of the old token must not cancel it (see invalidate).
+    this.issuedValue = null;
     const issued = this.issue();
     this.token = issued;
     // A failed attempt is not cached: the next request tries again.
@@ -120,6 +125,7 @@ export class KeystoneAuth implements GlanceAuth {
     logger.info({ region, expiresAt: body.token.expires_at }, 'Keystone token issued');
     const expiresAt = Date.parse(body.token.expires_at);
     const now = Date.now();
+    this.issuedValue = subject;
     return {
       value: subject,
       renewAt: expiresAt - Math.min(this.renewBeforeMs, (expiresAt - now) / 2),
