@@ -278,3 +278,30 @@ describe('parseConfig', () => {
     expect(error.message).toContain('logLevel');
   });
 });
+
+describe('openstack regions', () => {
+  const keystoneRegion = (applicationCredential: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    id: 'eu',
+    name: 'EU',
+    provider: { type: 'openstack', auth: { type: 'keystone', authUrl: 'https://keystone.example.com:5000/v3', applicationCredential }, ...extra },
+  });
+
+  it('takes a keystone application credential with its secret in a file beside the config, and no imageUrl', () => {
+    const config = loadConfig({ IMAGEGRAPH_CONFIG: writeConfig({ regions: [keystoneRegion({ id: 'ac', secretFile: 'secrets/eu' })] }) });
+    const provider = config.regions[0]!.provider;
+    expect(provider).toMatchObject({ type: 'openstack', importMethod: 'proxy' });
+    expect(provider.type === 'openstack' && provider.auth).toMatchObject({
+      type: 'keystone',
+      interface: 'public',
+      applicationCredential: { id: 'ac', secretFile: join(dir, 'secrets', 'eu') },
+    });
+  });
+
+  it('refuses a credential with both or neither of secret and secretFile, and trusted headers without imageUrl', () => {
+    for (const credential of [{ id: 'ac', secret: 's', secretFile: 'f' }, { id: 'ac' }]) {
+      expect(() => parseConfig({ regions: [keystoneRegion(credential)] })).toThrow(/secret or secretFile/);
+    }
+    const trusted = { id: 'lab', name: 'Lab', provider: { type: 'openstack', auth: { type: 'trusted-headers', projectId: 'p', userId: 'u' } } };
+    expect(() => parseConfig({ regions: [trusted] })).toThrow(/imageUrl/);
+  });
+});
