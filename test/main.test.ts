@@ -1,23 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { killAll, type MainProcess, spawnMain, unusedPort } from './support/main-process.js';
 
-/** The repository root: the entry point runs from there, as `npm start` does. */
-const ROOT = resolve(import.meta.dirname, '..');
+type Run = MainProcess;
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the exit code and signal once the process has exited. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
 const blockers: Server[] = [];
 let dir: string;
 
@@ -26,39 +16,12 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  await Promise.all(
-    [...children].map(
-      (child) =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
-  children.clear();
+  await killAll();
   await Promise.all(blockers.splice(0).map((server) => new Promise((done) => server.close(done))));
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts `node --import tsx src/main.ts` with only the given imagegraph variables set. */
-function startMain(env: { IMAGEGRAPH_CONFIG?: string; HOST?: string; PORT?: string }): Run {
-  const { IMAGEGRAPH_CONFIG: _config, HOST: _host, PORT: _port, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => done({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
+const startMain = spawnMain;
 
 /** Rejects when `promise` has not settled within `ms`. */
 function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -95,14 +58,6 @@ async function logLine(run: Run, predicate: (line: Record<string, unknown>) => b
   }
 }
 
-/** A port that was free a moment ago (listen on 0, note the port, close). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 function writeConfig(config: unknown): string {
   const file = join(dir, 'imagegraph.yaml');
@@ -116,7 +71,7 @@ describe('the imagegraph entry point', () => {
   it('refuses dev mode on a non-loopback host before listening, saying why', async () => {
     const file = writeConfig({ server: { host: '127.0.0.1' }, regions: [localRegion()] });
 
-    const run = startMain({ IMAGEGRAPH_CONFIG: file, HOST: '0.0.0.0', PORT: String(await freePort()) });
+    const run = startMain({ IMAGEGRAPH_CONFIG: file, HOST: '0.0.0.0', PORT: String(await unusedPort()) });
     const { code } = await within(20_000, run.exited, 'imagegraph to exit');
 
     expect(code).not.toBe(0);
@@ -159,7 +114,7 @@ describe('the imagegraph entry point', () => {
   it('exits non-zero with a readable message when the tokens file is missing', async () => {
     const file = writeConfig({ auth: { mode: 'tokens', tokensFile: './tokens.yaml' }, regions: [localRegion()] });
 
-    const run = startMain({ IMAGEGRAPH_CONFIG: file, PORT: String(await freePort()) });
+    const run = startMain({ IMAGEGRAPH_CONFIG: file, PORT: String(await unusedPort()) });
     const { code } = await within(20_000, run.exited, 'imagegraph to exit');
 
     expect(code).not.toBe(0);
@@ -183,7 +138,7 @@ describe('the imagegraph entry point', () => {
   });
 
   it('logs where it listens as JSON, answers /health, warns of dev mode and exits 0 on SIGTERM', async () => {
-    const port = await freePort();
+    const port = await unusedPort();
     const file = writeConfig({ server: { host: '127.0.0.1', graphiql: false }, regions: [localRegion('local'), localRegion('lab')] });
 
     const run = startMain({ IMAGEGRAPH_CONFIG: file, PORT: String(port) });

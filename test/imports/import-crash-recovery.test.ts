@@ -3,18 +3,16 @@
  * (`node --import tsx src/main.ts`), a real image server, nothing mocked. The interrupted import must
  * end READY with the right bytes or FAILED with a reason, never stuck, never READY from a partial file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { killAll, type MainProcess, spawnMain, unusedPort } from '../support/main-process.js';
 import { stringify } from 'yaml';
 import { makeImages } from './formats/make-images.js';
 import { diskWithHead, type ImageServer, sha256Of, startImageServer } from '../support/image-server.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const MiB = 1024 * 1024;
 const BIG = 64 * MiB;
 /** Full GETs trickle at about 3 MiB/s: the 64 MiB download takes ~20 s, ample time to kill it. */
@@ -29,12 +27,8 @@ interface ImageView {
   checksum: { algorithm: string; value: string } | null;
 }
 
-interface Run {
-  child: ChildProcess;
+interface Run extends MainProcess {
   url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 let corpusDir: string;
@@ -42,7 +36,6 @@ let disk: ReturnType<typeof diskWithHead>;
 let diskSha256: string;
 let images: ImageServer;
 let dir: string;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   corpusDir = mkdtempSync(join(tmpdir(), 'imagegraph-crash-corpus-'));
@@ -68,27 +61,10 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  await Promise.all([...children].map((child) => kill(child, 'SIGKILL')));
-  children.clear();
+  await killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill(signal);
-  });
-}
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /** Dev mode (every request a platform admin) on loopback, one local region in the temp dir. */
 function writeConfig(): string {
@@ -112,28 +88,16 @@ const partials = () => readdirSync(imagesDir()).filter((name) => name.startsWith
 
 /** Starts the real entry point and resolves once it logs where it listens. */
 async function startMain(config: string): Promise<Run> {
-  const port = await freePort();
-  const { IMAGEGRAPH_CONFIG: _config, HOST: _host, PORT: _port, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...inherited, IMAGEGRAPH_CONFIG: config, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => done({ code, signal })),
-  );
+  const port = await unusedPort();
+  const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: String(port) });
+  const { child } = main;
   const deadline = Date.now() + 20_000;
-  while (!stdout.includes('"msg":"imagegraph listening')) {
-    if (child.exitCode !== null) throw new Error(`imagegraph exited with ${child.exitCode}: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`imagegraph did not start; stdout: ${stdout}; stderr: ${stderr}`);
+  while (!main.stdout().includes('"msg":"imagegraph listening')) {
+    if (child.exitCode !== null) throw new Error(`imagegraph exited with ${child.exitCode}: ${main.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`imagegraph did not start; stdout: ${main.stdout()}; stderr: ${main.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { child, url: `http://127.0.0.1:${port}/graphql`, stdout: () => stdout, stderr: () => stderr, exited };
+  return { ...main, url: `http://127.0.0.1:${port}/graphql` };
 }
 
 async function gql<T>(run: Run, query: string, variables: Record<string, unknown> = {}): Promise<T> {

@@ -80,13 +80,7 @@ export async function closeAllServers(): Promise<void> {
 }
 
 /** A port that was just free on 127.0.0.1 and is now closed: connecting to it is refused. */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { unusedPort as closedPort } from '../support/main-process.js';
 
 export interface ConnectAttempt {
   api: 'net' | 'tls';

@@ -1,22 +1,14 @@
-import { createServer } from 'node:net';
+import { unusedPort } from '../support/main-process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/harness.js';
 
-/** A loopback port with nothing listening: a Glance that is down. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('a region whose Glance is unreachable', () => {
   let server: TestServer;
   const MEMBER = { token: 't-member', subject: 'alice', organizations: [{ id: 'acme', role: 'MEMBER' as const }] };
 
   beforeAll(async () => {
-    const glanceUrl = `http://127.0.0.1:${await closedPort()}`;
+    const glanceUrl = `http://127.0.0.1:${await unusedPort()}`;
     server = await startTestServer({ regions: [{ id: 'local' }, { id: 'down', provider: 'openstack' }], callers: [MEMBER], glanceUrl });
   });
   afterAll(() => server.close());

@@ -1,3 +1,4 @@
+import { unusedPort } from '../../support/main-process.js';
 /**
  * KeystoneAuth against the real Keystone and the Glance in its keystone pipeline started for the run
  * (test/global-setup.ts): tokens reused and issued one at a time, renewed after a real expiry and a
@@ -10,7 +11,6 @@
  * KeystoneAuth uses, bound to a random 127.x.y.z; the log's first field is the client address).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
@@ -103,13 +103,6 @@ async function tokenOf(auth: GlanceAuth): Promise<string> {
   return (await auth.headers())['x-auth-token']!;
 }
 
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
   const servers: TestServer[] = [];
@@ -296,7 +289,7 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
       const project = await createProject('failures');
       const wrongSecret = `wrong-${randomUUID()}`;
       const logs = capturedLogger();
-      const down = `http://127.0.0.1:${await closedPort()}/v3`;
+      const down = `http://127.0.0.1:${await unusedPort()}/v3`;
       const server = await startTestServer({
         regions: [
           { id: 'good', provider: 'openstack-keystone', keystone: { project } },
