@@ -4,25 +4,15 @@
  * Nothing GraphQL-shaped crosses this line.
  */
 
-export const IMAGE_STATUSES = ['PENDING', 'CREATING', 'READY', 'FAILED'] as const;
-export const VISIBILITIES = ['PUBLIC', 'ORGANIZATION'] as const;
-export const ARCHITECTURES = ['X86_64', 'AARCH64'] as const;
-export const VIRTUALIZATIONS = ['VIRTUALIZED', 'BAREMETAL', 'ANY'] as const;
-export const OS_KERNELS = ['LINUX'] as const;
-export const OS_FAMILIES = ['DEBIAN', 'REDHAT'] as const;
-export const OS_DISTROS = ['UBUNTU', 'DEBIAN', 'ROCKY', 'ALMALINUX', 'RHEL'] as const;
-export const GPU_VENDORS = ['NVIDIA', 'AMD'] as const;
-export const SOURCE_KINDS = ['IMPORT', 'SNAPSHOT', 'PLATFORM'] as const;
-
-export type ImageStatus = (typeof IMAGE_STATUSES)[number];
-export type Visibility = (typeof VISIBILITIES)[number];
-export type Architecture = (typeof ARCHITECTURES)[number];
-export type Virtualization = (typeof VIRTUALIZATIONS)[number];
-export type OsKernel = (typeof OS_KERNELS)[number];
-export type OsFamily = (typeof OS_FAMILIES)[number];
-export type OsDistro = (typeof OS_DISTROS)[number];
-export type GpuVendor = (typeof GPU_VENDORS)[number];
-export type SourceKind = (typeof SOURCE_KINDS)[number];
+export type ImageStatus = 'PENDING' | 'CREATING' | 'READY' | 'FAILED';
+export type Visibility = 'PUBLIC' | 'ORGANIZATION';
+export type Architecture = 'X86_64' | 'AARCH64';
+export type Virtualization = 'VIRTUALIZED' | 'BAREMETAL' | 'ANY';
+export type OsKernel = 'LINUX';
+export type OsFamily = 'DEBIAN' | 'REDHAT';
+export type OsDistro = 'UBUNTU' | 'DEBIAN' | 'ROCKY' | 'ALMALINUX' | 'RHEL';
+export type GpuVendor = 'NVIDIA' | 'AMD';
+export type SourceKind = 'IMPORT' | 'SNAPSHOT' | 'PLATFORM';
 
 export interface OperatingSystem {
   kernel: OsKernel;

@@ -3,7 +3,7 @@ import type { ImageModel } from '../resolvers/models.js';
 import { builder } from './builder.js';
 import { Image } from './image.js';
 
-builder.subscriptionType({ description: 'Live updates, over server-sent events (or WebSockets where the client supports them).' });
+builder.subscriptionType({ description: 'Live updates, over server-sent events (POST /graphql with Accept: text/event-stream).' });
 
 builder.subscriptionField('imageChanged', (t) =>
   t.field({

@@ -221,10 +221,11 @@ export class OpenStackImageProvider implements ImageProvider {
    */
   async registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean> {
     await this.uploads.get(id);
-    if ((await this.fetchImages([id])).get(id)?.status === 'saving') {
+    let image = (await this.fetchImages([id])).get(id);
+    if (image?.status === 'saving') {
       await this.waitForStatus(id, (status) => status !== 'saving', UPLOAD_WAIT_MS);
+      image = (await this.fetchImages([id])).get(id);
     }
-    const image = (await this.fetchImages([id])).get(id);
     if (!image || !toRecord(image)) return false;
     const property = useProperty(use.organizationId, use.kind, use.consumerId);
     if (image[property]) return true;
