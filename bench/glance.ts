@@ -41,7 +41,7 @@ const config = parseConfig({
   server: { port: 0 },
 });
 const app = await createImagegraph(config, { logger: createLogger('silent') });
-const graphqlUrl = await app.listen();
+const { url: graphqlUrl } = await app.listen();
 
 console.log(`Seeding ${IMAGES} images into Glance project ${PROJECT}...`);
 await seed(app.services.providers.get('glance')!, catalog(['dev'], IMAGES));

@@ -91,12 +91,32 @@ const AuthConfigSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
+const CorsConfigSchema = z.strictObject({
+  /** Exact origins (scheme://host[:port]) a browser may call from; [] sends no CORS headers at all. */
+  origins: z.array(z.url({ protocol: /^https?$/ }).refine((origin) => new URL(origin).origin === origin, 'must be an origin: scheme://host[:port], no path')).default([]),
+});
+
 const ServerConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4000),
   graphiql: z.boolean().default(true),
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
+  /** A client must send its request headers within this; slowloris connections are cut. */
+  headersTimeoutMs: z.number().int().positive().default(15_000),
+  /** A client must send its whole request (headers and body) within this. */
+  requestTimeoutMs: z.number().int().positive().default(60_000),
+  /** Idle keep-alive connections are closed after this. */
+  keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+  /** Connections open at once; more are refused by the socket layer. */
+  maxConnections: z.number().int().positive().default(4096),
+  cors: CorsConfigSchema.default(CorsConfigSchema.parse({})),
+  /** Port of the operations listener (/health, /ready, /metrics); default: port + 1 (0 when port is 0). */
+  opsPort: z.number().int().min(0).max(65535).optional(),
+  /** Address of the operations listener; keep it off the public network. */
+  opsHost: z.string().min(1).default('127.0.0.1'),
+  /** When set, /ready and /metrics are also served on the public port to `Authorization: Bearer <opsToken>`. */
+  opsToken: z.string().min(16).optional(),
 });
 
 const ImportsConfigSchema = z.strictObject({
@@ -104,6 +124,43 @@ const ImportsConfigSchema = z.strictObject({
   allowHttp: z.boolean().default(true),
   maxSizeBytes: z.number().int().positive().default(64 * 2 ** 30),
   maxConcurrent: z.number().int().positive().default(2),
+});
+
+const RateLimitConfigSchema = z.strictObject({
+  /** Sustained requests per second of one subject (or one client address before authentication). */
+  requestsPerSecond: z.number().int().positive().default(50),
+  /** Extra requests a subject may make at once above the sustained rate. */
+  burst: z.number().int().min(0).default(100),
+});
+
+/** Behaviour spec section 10: every default is chosen so that a dashboard or automation client never meets it. */
+const LimitsConfigSchema = z.strictObject({
+  /** Static cost of one operation: every list field costs its page size times the cost of its selection. */
+  maxCost: z.number().int().positive().default(20_000),
+  maxDepth: z.number().int().positive().default(12),
+  maxAliases: z.number().int().min(0).default(30),
+  /** Lexer tokens of a document; longer documents are refused before they are parsed. */
+  maxTokens: z.number().int().positive().default(5_000),
+  /** Request body bytes; larger bodies are refused with 413 without being read. */
+  maxBodyBytes: z.number().int().positive().default(1_048_576),
+  /** Parsed documents and validation results kept, by the bytes of their source text. */
+  documentCacheBytes: z.number().int().min(0).default(16 * 2 ** 20),
+  rateLimit: RateLimitConfigSchema.default(RateLimitConfigSchema.parse({})),
+  /** imageChanged streams one subject may hold open at once. */
+  maxSubscriptionsPerSubject: z.number().int().positive().default(20),
+  /** Imports of one organization (or of the platform, for PUBLIC images) PENDING or CREATING at once. */
+  importsPerOrganization: z.number().int().positive().default(4),
+  /** A whole download must finish within this. */
+  importDeadlineSeconds: z.number().int().positive().default(3_600),
+  /** A download slower than this on average over any `importThroughputWindowSeconds` is stopped. */
+  importMinBytesPerSecond: z.number().int().min(0).default(65_536),
+  importThroughputWindowSeconds: z.number().int().positive().default(60),
+  /** Deadline of one provider call (uploads excepted: they have the import deadline). */
+  providerTimeoutMs: z.number().int().positive().default(10_000),
+  /** Consecutive provider failures after which a region's circuit opens: calls fail at once. */
+  circuitBreakerFailures: z.number().int().positive().default(5),
+  /** How long an open circuit waits before letting one call try the provider again. */
+  circuitBreakerResetMs: z.number().int().positive().default(5_000),
 });
 
 /** Dev mode trusts every request, so it may only be reachable from this machine. */
@@ -117,6 +174,7 @@ export const ConfigSchema = z
   server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
   auth: AuthConfigSchema.default({ mode: 'dev' }),
   imports: ImportsConfigSchema.default(ImportsConfigSchema.parse({})),
+  limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   regions: z
     .array(RegionConfigSchema)
@@ -133,6 +191,8 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+export type LimitsConfig = z.infer<typeof LimitsConfigSchema>;
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type RegionConfig = z.infer<typeof RegionConfigSchema>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;

@@ -5,10 +5,12 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import type { ImageEvents } from './image-events.js';
+import type { ImageWatcher } from './image-watcher.js';
 import type { GuardedFetcher } from './imports/guarded-fetch.js';
 import type { ImportRunner } from './imports/import-runner.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { principalOf } from './plugins/use-authentication.js';
 import { ProviderCalls } from './provider-calls.js';
 import type { ImageProvider } from './providers/types.js';
 
@@ -22,6 +24,7 @@ export interface Services {
   providers: ReadonlyMap<string, ImageProvider>;
   imports: Imports;
   events: ImageEvents;
+  watcher: ImageWatcher;
 }
 
 /** What imports need: the guarded client, the background runner and the size limit. */
@@ -43,19 +46,21 @@ export interface Context {
   providerCalls: ProviderCalls;
   imports: Imports;
   events: ImageEvents;
+  watcher: ImageWatcher;
 }
 
-/** Authenticates the request (throwing UnauthenticatedError before any execution) and builds its loaders. */
-export async function createContext(services: Services, request: Request, requestId: string): Promise<Context> {
-  const principal = await services.authenticator.authenticate(request);
+/** The request's context: the caller useAuthentication established before parsing, and fresh loaders. */
+export function createContext(services: Services, request: Request, requestId: string): Context {
+  const principal = principalOf(request);
   return {
     principal,
     requestId,
     log: services.logger.child({ requestId, subject: principal.subject }),
     configuredRegions: services.config.regions.map((region) => region.id),
     regionAccess: createRegionAccessLoader(services.accessPolicy, principal, services.metrics),
-    providerCalls: new ProviderCalls(services.providers, services.metrics),
+    providerCalls: new ProviderCalls(services.providers),
     imports: services.imports,
     events: services.events,
+    watcher: services.watcher,
   };
 }

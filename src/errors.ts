@@ -124,3 +124,74 @@ export class ImageProtectedError extends DomainError {
     super(`Image "${image.record.name}" is protected at its provider; unprotect it there first`);
   }
 }
+
+export class QuotaExceededError extends DomainError {
+  readonly code = 'QUOTA_EXCEEDED';
+  constructor(
+    readonly limit: number,
+    organizationId: string | null,
+  ) {
+    super(
+      `${organizationId === null ? 'The platform' : `Organization "${organizationId}"`} already has ${limit} imports ` +
+        'PENDING or CREATING, as many as it may; wait for one to finish',
+    );
+  }
+}
+
+/**
+ * Request errors: a request refused before (or instead of) execution. They are answered as a GraphQL
+ * error with `extensions.code` and, where the HTTP status says more than 200, that status.
+ */
+export abstract class RequestError extends DomainError {
+  abstract readonly httpStatus: number;
+}
+
+export type QueryLimit = 'maxCost' | 'maxDepth' | 'maxAliases' | 'maxTokens';
+
+export class QueryTooComplexError extends RequestError {
+  readonly code = 'QUERY_TOO_COMPLEX';
+  readonly httpStatus = 400;
+  constructor(
+    readonly limit: QueryLimit,
+    readonly max: number,
+    readonly value: number | null,
+  ) {
+    const what = { maxCost: 'cost', maxDepth: 'depth', maxAliases: 'aliases', maxTokens: 'tokens' }[limit];
+    super(
+      `Query too complex: ${what} ${value === null ? `over ${max}` : `${formatCount(value)} exceeds ${max}`} (limits.${limit}); ` +
+        'ask for smaller pages or fewer nested lists',
+    );
+  }
+}
+
+export class RateLimitedError extends RequestError {
+  readonly code = 'RATE_LIMITED';
+  readonly httpStatus = 429;
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many requests; retry after ${retryAfterSeconds} s`);
+  }
+}
+
+export class SubscriptionLimitError extends RequestError {
+  readonly code = 'SUBSCRIPTION_LIMIT_EXCEEDED';
+  readonly httpStatus = 200;
+  constructor(readonly max: number) {
+    super(`At most ${max} subscriptions may be open at once per caller; close one first`);
+  }
+}
+
+/** A client mistake in the HTTP request itself; the message is fixed and never echoes the request. */
+export class BadRequestError extends RequestError {
+  readonly code = 'BAD_REQUEST';
+  constructor(
+    message: string,
+    readonly httpStatus: 400 | 413 | 415 = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** 12345678 as "12,345,678"; astronomic costs (fragment doubling) in exponent form. */
+function formatCount(value: number): string {
+  return value < 1e15 ? Math.round(value).toLocaleString('en-US') : value.toExponential(2);
+}

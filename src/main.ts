@@ -10,8 +10,8 @@ async function main(): Promise<void> {
     logger.warn('DEV MODE: authentication is off; every request acts as platform admin "dev". Never expose this server.');
   }
   const app = await createImagegraph(config, { logger });
-  const url = await app.listen();
-  logger.info({ url, regions: config.regions.map((r) => r.id), auth: config.auth.mode }, `imagegraph listening on ${url}`);
+  const { url, opsUrl } = await app.listen();
+  logger.info({ url, opsUrl, regions: config.regions.map((r) => r.id), auth: config.auth.mode }, `imagegraph listening on ${url}`);
 
   let stopping = false;
   const stop = (signal: string) => {

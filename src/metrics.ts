@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The server's Prometheus metrics, on a registry of its own (not prom-client's global one) so that
@@ -23,6 +23,20 @@ export class Metrics {
     name: 'imagegraph_provider_calls_total',
     help: 'Calls made to image providers, after per-request de-duplication',
     labelNames: ['region', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitOpen = new Gauge({
+    name: 'imagegraph_provider_circuit_open',
+    help: '1 while the region\'s provider circuit is open (calls fail at once), else 0',
+    labelNames: ['region'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestsRefused = new Counter({
+    name: 'imagegraph_requests_refused_total',
+    help: 'Requests refused before execution, by reason (rate limit, query limits, body policy, authentication)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 

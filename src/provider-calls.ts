@@ -1,5 +1,4 @@
 import DataLoader from 'dataloader';
-import type { Metrics } from './metrics.js';
 import type {
   ImageFilter,
   ImagePage,
@@ -13,17 +12,14 @@ import type {
 /**
  * A request's view of the providers: each distinct (region, operation, arguments) reaches its provider
  * at most once per request, and image lookups by id are batched into one `getImages` per region.
- * Every real call is counted in `imagegraph_provider_calls_total`.
+ * The providers here are the resilient ones (see resilient-provider.ts), which count every real call.
  */
 export class ProviderCalls {
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly imageLoaders = new Map<string, DataLoader<string, ImageRecord | null>>();
   private readonly useLoaders = new Map<string, DataLoader<string, ImageUse[]>>();
 
-  constructor(
-    private readonly providers: ReadonlyMap<string, ImageProvider>,
-    private readonly metrics: Metrics,
-  ) {}
+  constructor(private readonly providers: ReadonlyMap<string, ImageProvider>) {}
 
   queryImages(region: string, query: ImageQuery): Promise<ImagePage> {
     return this.once(region, 'queryImages', query, (provider) => provider.queryImages(query));
@@ -44,17 +40,26 @@ export class ProviderCalls {
 
   /** The uses of an image; all images of a region asked for in one tick share one provider call. */
   imageUses(region: string, id: string): Promise<ImageUse[]> {
-    let loader = this.useLoaders.get(region);
-    if (!loader) {
-      loader = new DataLoader((ids) => this.call(region, 'listImageUses', (provider) => provider.listImageUses(ids)));
-      this.useLoaders.set(region, loader);
-    }
-    return loader.load(id);
+    return this.usesLoader(region).load(id);
+  }
+
+  /** Sets what this request knows of an image's uses (a subscription's fresh read). */
+  primeUses(region: string, id: string, uses: ImageUse[]): void {
+    this.usesLoader(region).clear(id).prime(id, uses);
   }
 
   /** Drops what this request has loaded of an image's uses, after it changed them. */
   forgetUses(region: string, id: string): void {
     this.useLoaders.get(region)?.clear(id);
+  }
+
+  private usesLoader(region: string): DataLoader<string, ImageUse[]> {
+    let loader = this.useLoaders.get(region);
+    if (!loader) {
+      loader = new DataLoader((ids) => this.call(region, 'listImageUses', (provider) => provider.listImageUses(ids)));
+      this.useLoaders.set(region, loader);
+    }
+    return loader;
   }
 
   private once<T>(region: string, operation: string, args: unknown, run: (provider: ImageProvider) => Promise<T>) {
@@ -72,10 +77,9 @@ export class ProviderCalls {
     return this.call(region, operation, run);
   }
 
-  private call<T>(region: string, operation: string, run: (provider: ImageProvider) => Promise<T>): Promise<T> {
+  private call<T>(region: string, _operation: string, run: (provider: ImageProvider) => Promise<T>): Promise<T> {
     const provider = this.providers.get(region);
     if (!provider) throw new Error(`No provider configured for region ${region}`);
-    this.metrics.providerCalls.inc({ region, operation });
     return run(provider);
   }
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createServerAdapter } from '@whatwg-node/server';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { RegionAccessPolicy } from './access/region-access-policy.js';
@@ -7,24 +8,40 @@ import { createAuthenticator } from './auth/create-authenticator.js';
 import type { Config } from './config.js';
 import { type Context, createContext, type Services } from './context.js';
 import { EXAMPLE_QUERY, renderGraphiQLPage } from './graphiql/graphiql-page.js';
-import { createLogger, type Logger } from './logger.js';
-import { Metrics } from './metrics.js';
-import { useErrorLog } from './plugins/use-error-log.js';
-import { useOperationalRoutes } from './plugins/use-operational-routes.js';
-import { requestIdOf, useRequestLog } from './plugins/use-request-log.js';
 import { ImageEvents } from './image-events.js';
+import { ImageWatcher } from './image-watcher.js';
 import { GuardedFetcher } from './imports/guarded-fetch.js';
 import { ImportRunner } from './imports/import-runner.js';
+import { documentCaches } from './limits/document-cache.js';
+import { RequestRateLimiter } from './limits/request-rate-limiter.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { useAuthentication } from './plugins/use-authentication.js';
+import { useErrorLog } from './plugins/use-error-log.js';
+import { useGraphiQLAssets } from './plugins/use-graphiql-assets.js';
+import { useHealthRoute } from './plugins/use-health-route.js';
+import { useMetricsRoute } from './plugins/use-metrics-route.js';
+import { useQueryLimits } from './plugins/use-query-limits.js';
+import { useReadinessRoute } from './plugins/use-readiness-route.js';
+import { useRequestBody } from './plugins/use-request-body.js';
+import { useRequestErrors } from './plugins/use-request-errors.js';
+import { requestIdOf, useRequestLog } from './plugins/use-request-log.js';
 import { createProvider } from './providers/create-provider.js';
+import { ResilientProvider } from './providers/resilient-provider.js';
 import type { ImageProvider } from './providers/types.js';
 import { schema } from './schema/index.js';
-import { toGraphQLError } from './schema/query-errors.js';
+import { isExpectedError, toGraphQLError } from './schema/query-errors.js';
 
 export interface Imagegraph {
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   services: Services;
-  /** Starts the HTTP listener on the configured host and port; resolves with the URL of the GraphQL endpoint. */
-  listen(): Promise<string>;
+  /** The operations routes (/health, /ready, /metrics) as the operations listener serves them. */
+  ops: (request: Request) => Promise<Response>;
+  /**
+   * Starts the public listener (GraphQL) and the operations listener on the configured hosts and
+   * ports; resolves with the URL of the GraphQL endpoint and the operations listener's base URL.
+   */
+  listen(): Promise<{ url: string; opsUrl: string }>;
   /** Stops accepting, lets in-flight requests finish (bounded by shutdownTimeoutMs), closes providers. */
   close(): Promise<void>;
 }
@@ -36,7 +53,19 @@ export interface ImagegraphOptions {
 /** Builds the server from a validated config: providers, auth, access policy, yoga and its plugins. */
 export async function createImagegraph(config: Config, options: ImagegraphOptions = {}): Promise<Imagegraph> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const providers = new Map<string, ImageProvider>(config.regions.map((region) => [region.id, createProvider(region, logger)]));
+  const { limits } = config;
+  const metrics = new Metrics();
+  const providers = new Map<string, ImageProvider>(
+    config.regions.map((region) => [
+      region.id,
+      new ResilientProvider(region.id, createProvider(region, logger), {
+        timeoutMs: limits.providerTimeoutMs,
+        breakerFailures: limits.circuitBreakerFailures,
+        breakerResetMs: limits.circuitBreakerResetMs,
+        metrics,
+      }),
+    ]),
+  );
   const events = new ImageEvents();
   const fetcher = new GuardedFetcher({ allowedHosts: config.imports.allowedHosts, allowHttp: config.imports.allowHttp });
   const runner = new ImportRunner({
@@ -46,55 +75,102 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
     logger: logger.child({ component: 'imports' }),
     maxConcurrent: config.imports.maxConcurrent,
     maxSizeBytes: config.imports.maxSizeBytes,
+    perOwner: limits.importsPerOrganization,
+    deadlineMs: limits.importDeadlineSeconds * 1000,
+    minBytesPerSecond: limits.importMinBytesPerSecond,
+    throughputWindowMs: limits.importThroughputWindowSeconds * 1000,
   });
   const services: Services = {
     config,
     logger,
-    metrics: new Metrics(),
+    metrics,
     authenticator: await createAuthenticator(config.auth),
     accessPolicy: new RegionAccessPolicy(config.regions),
     providers,
     imports: { fetcher, runner, maxSizeBytes: config.imports.maxSizeBytes },
     events,
+    watcher: new ImageWatcher({ providers, events, maxPerSubject: limits.maxSubscriptionsPerSubject }),
   };
   await runner.resumeInterrupted();
 
+  const origins = new Set(config.server.cors.origins);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     // Yoga's own probe answers any path ending in its endpoint with an empty body; move it out of the
-    // way of the JSON /health served by useOperationalRoutes.
+    // way of the JSON /health served by useHealthRoute.
     healthCheckEndpoint: '/-/yoga-health',
     multipart: false,
     logging: yogaLogger(logger),
     graphiql: config.server.graphiql ? { title: 'imagegraph', defaultQuery: EXAMPLE_QUERY } : false,
     renderGraphiQL: renderGraphiQLPage,
     maskedErrors: { maskError: (error) => toGraphQLError(error) },
+    parserAndValidationCache: documentCaches(limits.documentCacheBytes),
+    // Only the configured origins get CORS headers (credentials allowed, never a wildcard); any
+    // other origin gets none, so the browser keeps the answer from the page.
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (!origin || !origins.has(origin)) return false;
+      return { origin: [origin], credentials: true, methods: ['GET', 'POST'], exposedHeaders: ['x-request-id'] };
+    },
     context: ({ request }) => createContext(services, request, requestIdOf(request)),
     plugins: [
-      useRequestLog({ logger, metrics: services.metrics }),
-      useOperationalRoutes({ metrics: services.metrics, providers }),
+      useRequestLog({ logger, metrics }),
+      useHealthRoute(),
+      ...(config.server.opsToken
+        ? [useReadinessRoute({ providers, token: config.server.opsToken }), useMetricsRoute({ metrics, token: config.server.opsToken })]
+        : []),
+      useGraphiQLAssets(),
+      useRequestBody({ maxBodyBytes: limits.maxBodyBytes, metrics }),
+      useAuthentication({
+        authenticator: services.authenticator,
+        rateLimiter: new RequestRateLimiter(limits.rateLimit),
+        metrics,
+      }),
+      useQueryLimits({ ...limits, metrics }),
       useErrorLog(),
+      useRequestErrors(),
     ],
   });
+  const ops = createServerAdapter(() => new Response('Not found', { status: 404 }), {
+    plugins: [useHealthRoute(), useReadinessRoute({ providers }), useMetricsRoute({ metrics })],
+  });
 
-  let server: Server | undefined;
+  const listeners: Server[] = [];
+  const start = (handler: Parameters<typeof createServer>[1], host: string, port: number) =>
+    new Promise<string>((resolve, reject) => {
+      const server = createServer(
+        {
+          headersTimeout: config.server.headersTimeoutMs,
+          requestTimeout: config.server.requestTimeoutMs,
+          keepAliveTimeout: config.server.keepAliveTimeoutMs,
+          // Node checks the two timeouts above only this often (30 s by default, which let slow clients hold on far longer).
+          connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.server.headersTimeoutMs / 4)),
+        },
+        handler,
+      );
+      server.maxConnections = config.server.maxConnections;
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        listeners.push(server);
+        const { address, port: bound } = server.address() as AddressInfo;
+        resolve(`http://${address.includes(':') ? `[${address}]` : address}:${bound}`);
+      });
+    });
   return {
     yoga,
     services,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        server = createServer(yoga);
-        server.once('error', reject);
-        server.listen(config.server.port, config.server.host, () => {
-          const { address, port } = server!.address() as AddressInfo;
-          const host = address.includes(':') ? `[${address}]` : address;
-          resolve(`http://${host}:${port}/graphql`);
-        });
-      }),
+    ops: async (request) => ops.fetch(request),
+    listen: async () => {
+      const base = await start(yoga, config.server.host, config.server.port);
+      const opsUrl = await start(ops, config.server.opsHost, opsPortOf(config.server));
+      return { url: `${base}/graphql`, opsUrl };
+    },
     close: async () => {
-      if (server) await closeServer(server, config.server.shutdownTimeoutMs);
+      // Subscriptions end first: their streams would otherwise hold the listeners open until the timeout.
+      services.watcher.close();
+      await Promise.all(listeners.map((server) => closeServer(server, config.server.shutdownTimeoutMs)));
       await runner.close();
       await fetcher.close();
       await Promise.all([...providers.values()].map((provider) => provider.close()));
@@ -102,18 +178,32 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
   };
 }
 
+/** The operations listener's port: configured, else the public port + 1 (any free port when that is 0). */
+function opsPortOf(server: Config['server']): number {
+  if (server.opsPort !== undefined) return server.opsPort;
+  return server.port === 0 || server.port === 65535 ? 0 : server.port + 1;
+}
+
 /**
- * Yoga logs every error its masking replaced. Domain errors are expected answers (debug); unexpected
- * errors are logged with the request id by useErrorLog, so yoga's copy is debug too.
+ * Yoga logs every error its masking replaced, and its own failures. Expected errors (domain errors,
+ * the client's mistakes) are debug; anything else is an error with its cause, serialized as pino does.
  */
 function yogaLogger(logger: Logger) {
   const yoga = logger.child({ component: 'yoga' });
+  const describe = (args: unknown[]) => {
+    const err = args.find((arg) => arg instanceof Error);
+    const text = args.filter((arg) => typeof arg === 'string').join(' ');
+    return { err, text: text || (err instanceof Error ? err.message : 'yoga') };
+  };
   return {
-    debug: (...args: unknown[]) => yoga.debug({ args }, 'yoga'),
-    info: (...args: unknown[]) => yoga.info({ args }, 'yoga'),
-    warn: (...args: unknown[]) => yoga.warn({ args }, 'yoga'),
-    error: (...args: unknown[]) =>
-      args.some((arg) => arg instanceof GraphQLError) ? yoga.debug({ err: args[0] }, 'masked error') : yoga.error({ args }, 'yoga'),
+    debug: (...args: unknown[]) => yoga.debug(describe(args).text),
+    info: (...args: unknown[]) => yoga.info(describe(args).text),
+    warn: (...args: unknown[]) => yoga.warn(describe(args).text),
+    error: (...args: unknown[]) => {
+      const { err, text } = describe(args);
+      if (args.some((arg) => arg instanceof GraphQLError || isExpectedError(arg))) yoga.debug({ err }, text);
+      else yoga.error({ err }, text);
+    },
   };
 }
 

@@ -83,7 +83,35 @@ describe('loadConfig with a YAML file', () => {
     const config = loadConfig({ IMAGEGRAPH_CONFIG: writeConfig({ regions: [LOCAL_REGION] }) });
 
     expect(config.auth).toEqual({ mode: 'dev' });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, graphiql: true, shutdownTimeoutMs: 10_000 });
+    expect(config.server).toEqual({
+      host: '127.0.0.1',
+      port: 4000,
+      graphiql: true,
+      shutdownTimeoutMs: 10_000,
+      headersTimeoutMs: 15_000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 4096,
+      cors: { origins: [] },
+      opsHost: '127.0.0.1',
+    });
+    expect(config.limits).toEqual({
+      maxCost: 20_000,
+      maxDepth: 12,
+      maxAliases: 30,
+      maxTokens: 5_000,
+      maxBodyBytes: 1_048_576,
+      documentCacheBytes: 16 * 2 ** 20,
+      rateLimit: { requestsPerSecond: 50, burst: 100 },
+      maxSubscriptionsPerSubject: 20,
+      importsPerOrganization: 4,
+      importDeadlineSeconds: 3_600,
+      importMinBytesPerSecond: 65_536,
+      importThroughputWindowSeconds: 60,
+      providerTimeoutMs: 10_000,
+      circuitBreakerFailures: 5,
+      circuitBreakerResetMs: 5_000,
+    });
     expect(config.imports).toEqual({ allowedHosts: [], allowHttp: true, maxSizeBytes: 64 * 2 ** 30, maxConcurrent: 2 });
     expect(config.logLevel).toBe('info');
   });

@@ -1,7 +1,8 @@
-import { DomainError, ImageFetchError } from '../errors.js';
+import { DomainError, ImageFetchError, QuotaExceededError } from '../errors.js';
 import type { ImageEvents } from '../image-events.js';
 import type { Logger } from '../logger.js';
 import type { ImagePatch, ImageProvider } from '../providers/types.js';
+import { DownloadBudget } from './download-budget.js';
 import { type GuardedFetcher, toFetchError } from './guarded-fetch.js';
 import { remoteSize } from './peek-image.js';
 import { type StreamedImage, verifiedImageStream } from './verified-image-stream.js';
@@ -14,14 +15,31 @@ export interface ImportRunnerOptions {
   /** Downloads running at once, over all regions; the rest wait PENDING. */
   maxConcurrent: number;
   maxSizeBytes: number;
+  /** Imports of one owner queued or running at once (limits.importsPerOrganization). */
+  perOwner: number;
+  /** A whole download must finish within this. */
+  deadlineMs: number;
+  /** Minimum pace of a download, averaged over every `throughputWindowMs`. */
+  minBytesPerSecond: number;
+  throughputWindowMs: number;
 }
 
 const RESUME_RETRY_MS = 30_000;
 
-interface Job {
+export interface ImportJob {
   region: string;
   id: string;
   uri: string;
+  /** The organization that owns the image; null for a PUBLIC (platform) image. */
+  owner: string | null;
+}
+
+/** A place in an owner's import quota, taken before the image is created. */
+export interface ImportReservation {
+  /** Queues the import in the reserved place. */
+  start(job: Omit<ImportJob, 'owner'>): void;
+  /** Gives the place back (the import was refused, or was an idempotent retry). */
+  cancel(): void;
 }
 
 /**
@@ -30,22 +48,44 @@ interface Job {
  * understands. Interrupted imports are picked up again by `resumeInterrupted` at start-up.
  */
 export class ImportRunner {
-  private readonly queue: Job[] = [];
+  private readonly queue: ImportJob[] = [];
+  /** Places taken per owner ('' for the platform): reserved, queued or running. */
+  private readonly held = new Map<string, number>();
+  private readonly runningByOwner = new Map<string, number>();
   private readonly running = new Map<string, AbortController>();
   private readonly idleWaiters: (() => void)[] = [];
   private stopping = false;
 
   constructor(private readonly options: ImportRunnerOptions) {}
 
-  enqueue(job: Job): void {
-    this.queue.push(job);
-    this.pump();
+  /**
+   * Takes a place in the owner's quota, or throws QuotaExceededError when it has
+   * `perOwner` imports reserved, queued or running already.
+   */
+  reserve(owner: string | null): ImportReservation {
+    const key = owner ?? '';
+    if ((this.held.get(key) ?? 0) >= this.options.perOwner) throw new QuotaExceededError(this.options.perOwner, owner);
+    this.hold(key, 1);
+    let settled = false;
+    return {
+      start: (job) => {
+        if (settled) return;
+        settled = true;
+        this.queue.push({ ...job, owner });
+        this.pump();
+      },
+      cancel: () => {
+        if (settled) return;
+        settled = true;
+        this.hold(key, -1);
+      },
+    };
   }
 
   /** Stops an import (its image is being deleted): dropped from the queue, or its download aborted. */
   cancel(region: string, id: string): void {
     const index = this.queue.findIndex((job) => job.region === region && job.id === id);
-    if (index >= 0) this.queue.splice(index, 1);
+    if (index >= 0) this.hold(this.queue.splice(index, 1)[0]!.owner ?? '', -1);
     this.running.get(jobKey(region, id))?.abort(new Error('import cancelled'));
   }
 
@@ -67,7 +107,10 @@ export class ImportRunner {
         }
         if (image.status === 'CREATING') await this.update(region, image.id, { status: 'PENDING' });
         this.options.logger.info({ region, imageId: image.id }, 'resuming interrupted import');
-        this.enqueue({ region, id: image.id, uri: image.source.uri });
+        // Accepted before the restart: it keeps its place even when the owner's quota is full now.
+        this.hold(image.organizationId ?? '', 1);
+        this.queue.push({ region, id: image.id, uri: image.source.uri, owner: image.organizationId });
+        this.pump();
       }
     } catch (error) {
       this.options.logger.warn({ region, err: error }, `cannot resume the region's interrupted imports yet; retrying in ${RESUME_RETRY_MS / 1000} s`);
@@ -84,32 +127,57 @@ export class ImportRunner {
   /** Stops for shutdown: running downloads are aborted and left PENDING, to be resumed at the next start. */
   async close(): Promise<void> {
     this.stopping = true;
-    this.queue.length = 0;
+    for (const job of this.queue.splice(0)) this.hold(job.owner ?? '', -1);
     for (const controller of this.running.values()) controller.abort(new Error('server shutting down'));
     await this.idle();
   }
 
   private pump(): void {
     while (!this.stopping && this.running.size < this.options.maxConcurrent && this.queue.length > 0) {
-      const job = this.queue.shift()!;
+      const job = this.queue.splice(this.fairestIndex(), 1)[0]!;
+      const owner = job.owner ?? '';
       const controller = new AbortController();
       this.running.set(jobKey(job.region, job.id), controller);
+      this.runningByOwner.set(owner, (this.runningByOwner.get(owner) ?? 0) + 1);
       void this.run(job, controller.signal).finally(() => {
         this.running.delete(jobKey(job.region, job.id));
+        this.runningByOwner.set(owner, this.runningByOwner.get(owner)! - 1);
+        this.hold(owner, -1);
         this.pump();
         if (this.queue.length === 0 && this.running.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
       });
     }
   }
 
-  private async run(job: Job, signal: AbortSignal): Promise<void> {
+  /** The oldest queued job of an owner with the fewest running: one tenant cannot take every slot first. */
+  private fairestIndex(): number {
+    let best = 0;
+    let fewest = Infinity;
+    this.queue.forEach((job, index) => {
+      const running = this.runningByOwner.get(job.owner ?? '') ?? 0;
+      if (running < fewest) {
+        fewest = running;
+        best = index;
+      }
+    });
+    return best;
+  }
+
+  private hold(owner: string, delta: number): void {
+    const count = (this.held.get(owner) ?? 0) + delta;
+    if (count > 0) this.held.set(owner, count);
+    else this.held.delete(owner);
+  }
+
+  private async run(job: ImportJob, signal: AbortSignal): Promise<void> {
     const { region, id } = job;
     const log = this.options.logger.child({ region, imageId: id });
     try {
       if (!(await this.update(region, id, { status: 'CREATING' }))) return; // deleted meanwhile
       const provider = this.options.providers.get(region)!;
       const stored = provider.importFromUri
-        ? await provider.importFromUri(id, job.uri, signal)
+        ? // Glance moves the bytes, unseen by imagegraph: only the deadline applies.
+          await this.withinBudget(job.uri, signal, { paced: false }, (budgeted) => provider.importFromUri!(id, job.uri, budgeted))
         : await this.download(job, signal).then((result) => ({
             sizeBytes: result.sizeBytes,
             checksum: { algorithm: 'sha256', value: result.sha256 },
@@ -129,24 +197,59 @@ export class ImportRunner {
     }
   }
 
-  private async download({ region, id, uri }: Job, signal: AbortSignal): Promise<StreamedImage> {
-    const response = await this.options.fetcher.open(uri, { signal });
-    const { maxSizeBytes } = this.options;
-    const size = remoteSize(response.status, response.headers);
-    if (size !== null && size > maxSizeBytes) {
-      response.discard();
-      throw new ImageFetchError(uri, 'TOO_LARGE', `The image is ${size} bytes, over this server's limit of ${maxSizeBytes}`);
+  private download({ region, id, uri }: ImportJob, signal: AbortSignal): Promise<StreamedImage> {
+    return this.withinBudget(uri, signal, { paced: true }, async (budgeted, budget) => {
+      const response = await this.options.fetcher.open(uri, { signal: budgeted });
+      const { maxSizeBytes } = this.options;
+      const size = remoteSize(response.status, response.headers);
+      if (size !== null && size > maxSizeBytes) {
+        response.discard();
+        throw new ImageFetchError(uri, 'TOO_LARGE', `The image is ${size} bytes, over this server's limit of ${maxSizeBytes}`);
+      }
+      const result: Partial<StreamedImage> = {};
+      const body = mapBodyErrors(uri, counted(response.body, budget));
+      await this.options.providers.get(region)!.writeImageData(id, verifiedImageStream(body, { uri, maxSizeBytes, result }), budgeted);
+      return result as StreamedImage;
+    });
+  }
+
+  /**
+   * Runs a transfer under the import deadline and minimum pace; when either stops it, the failure
+   * says which (the job's own cancellation stays a cancellation).
+   */
+  private async withinBudget<T>(
+    uri: string,
+    signal: AbortSignal,
+    { paced }: { paced: boolean },
+    transfer: (budgeted: AbortSignal, budget: DownloadBudget) => Promise<T>,
+  ) {
+    const budget = new DownloadBudget({
+      uri,
+      deadlineMs: this.options.deadlineMs,
+      minBytesPerSecond: paced ? this.options.minBytesPerSecond : 0,
+      windowMs: this.options.throughputWindowMs,
+    });
+    try {
+      return await transfer(AbortSignal.any([signal, budget.signal]), budget);
+    } catch (error) {
+      throw (!signal.aborted && budget.failure()) || error;
+    } finally {
+      budget.dispose();
     }
-    const result: Partial<StreamedImage> = {};
-    const bytes = verifiedImageStream(mapBodyErrors(uri, response.body), { uri, maxSizeBytes, result });
-    await this.options.providers.get(region)!.writeImageData(id, bytes, signal);
-    return result as StreamedImage;
   }
 
   private async update(region: string, id: string, patch: ImagePatch): Promise<boolean> {
     const image = await this.options.providers.get(region)!.updateImage(id, patch);
     if (image) this.options.events.publish({ region, id, kind: 'changed' });
     return image !== null;
+  }
+}
+
+/** Counts the bytes of a body against its download budget. */
+async function* counted(body: AsyncIterable<Uint8Array>, budget: DownloadBudget): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    budget.count(chunk.length);
+    yield chunk;
   }
 }
 

@@ -1,56 +1,61 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isImageVisible } from '../access/image-visibility.js';
+import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { ImageNotFoundError } from '../errors.js';
 import { decodeImageId } from '../ids.js';
-import type { ImageRecord } from '../providers/types.js';
+import type { ImageSnapshot } from '../image-watcher.js';
 import type { ImageModel } from './models.js';
-import { visibleUses } from './visible-uses.js';
-
-/** How often the provider is asked again without an in-process event: other replicas change images too. */
-const POLL_MS = 2_000;
-
-const isFinal = (image: ImageRecord) => image.status === 'READY' || image.status === 'FAILED';
+import { Repeater } from 'graphql-yoga';
 
 /**
- * `imageChanged(id)`: the image now, then again on every change of status, status reason, size or uses;
- * completes after READY or FAILED, or when the image is deleted. Same visibility rules as `node(id)`.
+ * `imageChanged(id)`: the image now, then again on every change of status, status reason, size or
+ * (visible) uses; completes after READY or FAILED, or when the image is deleted. Same visibility rules
+ * as `node(id)`; a caller over its stream cap gets SubscriptionLimitError. The image is read by the
+ * shared watcher, once for all the streams that follow it. A Repeater rather than a generator: a client
+ * that goes away ends the stream (and frees its place) at once, not at the image's next change.
  */
-export async function* imageChanges(ctx: Context, id: string): AsyncGenerator<ImageModel> {
-  const ref = decodeImageId(id);
-  if (!ref || !(await ctx.regionAccess.load(ref.region))) throw new ImageNotFoundError(id);
-  const read = async () => {
-    const [image] = await ctx.providerCalls.direct(ref.region, 'getImages', (provider) => provider.getImages([ref.providerId]));
-    return image && isImageVisible(ctx.principal, image) ? image : null;
-  };
-  // What a subscriber sees change: status, reason, size and (visible) uses.
-  const fingerprint = async (image: ImageRecord) => {
-    ctx.providerCalls.forgetUses(ref.region, image.id);
-    const uses = await visibleUses(ctx, { region: ref.region, record: image });
-    return JSON.stringify([image.status, image.statusReason, image.sizeBytes, uses]);
-  };
-  let current = await read();
-  if (!current) throw new ImageNotFoundError(id);
-  let seen = await fingerprint(current);
-  yield { region: ref.region, record: current };
-
-  let wake = new AbortController();
-  const unsubscribe = ctx.events.subscribe(ref.region, ref.providerId, () => wake.abort());
-  try {
-    // A client that goes away ends the generator at its next yield (yoga calls return()).
-    while (!isFinal(current)) {
-      await sleep(POLL_MS, undefined, { signal: wake.signal }).catch(() => undefined);
-      wake = new AbortController();
-      const next = await read();
-      if (!next) return;
-      const now = await fingerprint(next);
-      current = next;
-      if (now !== seen) {
-        seen = now;
-        yield { region: ref.region, record: next };
+export function imageChanges(ctx: Context, id: string): AsyncIterable<ImageModel> {
+  return new Repeater<ImageModel>(async (push, stop) => {
+    const ref = decodeImageId(id);
+    if (!ref || !(await ctx.regionAccess.load(ref.region))) throw new ImageNotFoundError(id);
+    const snapshots = ctx.watcher.watch(ctx.principal.subject, ref.region, ref.providerId);
+    const stopped = stop.then(() => ({ done: true as const, value: undefined }));
+    try {
+      let seen: string | null = null;
+      for (;;) {
+        const next = await Promise.race([snapshots.next(), stopped]);
+        if (next.done) return stop();
+        if (!visible(ctx, next.value)) {
+          if (seen === null) throw new ImageNotFoundError(id);
+          return stop();
+        }
+        const now = fingerprint(ctx, next.value);
+        if (now !== seen) {
+          seen = now;
+          await push(model(ctx, ref.region, next.value));
+        }
+        // The executor's return ends nothing by itself: stop() completes the stream.
+        if (next.value.record.status === 'READY' || next.value.record.status === 'FAILED') return stop();
       }
+    } finally {
+      // Frees the caller's place at once; the watcher's own read loop ends when no stream is left.
+      void snapshots.return?.();
     }
-  } finally {
-    unsubscribe();
-  }
+  });
+}
+
+/** The image to emit; its uses are those just read, not what this long request loaded before. */
+function model(ctx: Context, region: string, { record, uses }: NonNullable<ImageSnapshot>): ImageModel {
+  ctx.providerCalls.primeUses(region, record.id, uses);
+  return { region, record };
+}
+
+function visible(ctx: Context, snapshot: ImageSnapshot): snapshot is NonNullable<ImageSnapshot> {
+  return snapshot !== null && isImageVisible(ctx.principal, snapshot.record);
+}
+
+/** What a subscriber sees change: status, reason, size and the uses it may see. */
+function fingerprint(ctx: Context, { record, uses }: NonNullable<ImageSnapshot>): string {
+  const visibleUses = uses.filter((use) => canRead(ctx.principal, use.organizationId));
+  return JSON.stringify([record.status, record.statusReason, record.sizeBytes, visibleUses]);
 }

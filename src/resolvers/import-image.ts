@@ -11,7 +11,8 @@ import { requireRegion } from './require-region.js';
 
 /**
  * `importImage`, in the spec's order (input already validated at the edge): region visible, caller
- * allowed, idempotent retry, peek and format check, create PENDING, then the download in the background.
+ * allowed, idempotent retry, a place in the owner's import quota, peek and format check, create
+ * PENDING, then the download in the background.
  */
 export async function importImage(ctx: Context, input: ImportImageInputShape): Promise<{ image: ImageModel }> {
   const region = (await requireRegion(ctx, input.region)).id;
@@ -23,12 +24,19 @@ export async function importImage(ctx: Context, input: ImportImageInputShape): P
     if (existing && existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
     if (existing) return { image: { region, record: existing.image } };
   }
-  await peekImage(ctx.imports.fetcher, input.uri, { maxSizeBytes: ctx.imports.maxSizeBytes });
-  const { image, created } = await ctx.providerCalls.direct(region, 'createImage', (p) =>
-    p.createImage(newImage(input, owner, ctx.principal.subject, idempotency)),
-  );
-  if (created) ctx.imports.runner.enqueue({ region, id: image.id, uri: input.uri });
-  return { image: { region, record: image } };
+  const reservation = ctx.imports.runner.reserve(owner);
+  try {
+    await peekImage(ctx.imports.fetcher, input.uri, { maxSizeBytes: ctx.imports.maxSizeBytes });
+    const { image, created } = await ctx.providerCalls.direct(region, 'createImage', (p) =>
+      p.createImage(newImage(input, owner, ctx.principal.subject, idempotency)),
+    );
+    if (created) reservation.start({ region, id: image.id, uri: input.uri });
+    else reservation.cancel();
+    return { image: { region, record: image } };
+  } catch (error) {
+    reservation.cancel();
+    throw error;
+  }
 }
 
 /** MEMBER or ADMIN of the owning organization; PUBLIC images are the platform admins' alone. */

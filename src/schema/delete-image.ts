@@ -10,10 +10,11 @@ import {
 import { deleteImage } from '../resolvers/delete-image.js';
 import { builder } from './builder.js';
 import './errors.js';
+import { ImageIdSchema } from './inputs.js';
 
 const DeleteImageInput = builder.inputType('DeleteImageInput', {
   description: 'Which image to delete.',
-  fields: (t) => ({ id: t.id({ required: true, description: 'The image\'s global ID.' }) }),
+  fields: (t) => ({ id: t.id({ required: true, description: 'The image\'s global ID.', validate: ImageIdSchema }) }),
 });
 
 const DeleteImagePayload = builder.objectRef<{ deletedImageId: string }>('DeleteImagePayload').implement({

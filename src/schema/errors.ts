@@ -9,6 +9,7 @@ import {
   InvalidInputError,
   PermissionDeniedError,
   ProviderUnavailableError,
+  QuotaExceededError,
   RegionNotFoundError,
   UnsupportedImageFormatError,
 } from '../errors.js';
@@ -35,6 +36,7 @@ const ErrorCodeEnum = builder.enumType('ErrorCode', {
     IMAGE_NOT_FOUND: { description: 'The image does not exist or the caller may not see it.' },
     IMAGE_NOT_OWNED: { description: 'The image belongs to the platform or another owner.' },
     IMAGE_PROTECTED: { description: 'The provider protects the image from deletion.' },
+    QUOTA_EXCEEDED: { description: 'The organization has as many imports running as it may.' },
   },
 });
 
@@ -187,4 +189,11 @@ builder.objectType(ImageProtectedError, {
   description: 'The provider protects the image from deletion (Glance `protected`).',
   interfaces: [ErrorInterface],
   fields: (t) => ({ image: t.field({ type: Image, description: 'The image.', resolve: (e) => e.image }) }),
+});
+
+builder.objectType(QuotaExceededError, {
+  name: 'QuotaExceededError',
+  description: 'The organization already has as many imports running as it may (limits.importsPerOrganization).',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ limit: t.exposeInt('limit', { description: 'Imports one organization may have PENDING or CREATING at once.' }) }),
 });

@@ -5,6 +5,9 @@ import { Image } from './image.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../resolvers/pagination.js';
 import { CursorSchema, ImageFilter, ImageOrder, PageSizeSchema } from './inputs.js';
 
+/** What a page of images costs: its selection once per image it may hold. */
+export const pageComplexity = (args: { first?: number | null }) => ({ field: 1, multiplier: args.first ?? DEFAULT_PAGE_SIZE });
+
 /** The arguments every image listing takes. */
 export function imageListArgs(arg: ArgBuilder<Types>) {
   return {
@@ -46,8 +49,14 @@ export const ImageConnection = builder.objectRef<ImageConnectionModel>('ImageCon
 ImageConnection.implement({
   description: 'A page of images.',
   fields: (t) => ({
-    edges: t.field({ type: [ImageEdge], description: 'The images with their cursors.', resolve: (c) => c.edges }),
-    nodes: t.field({ type: [Image], description: 'The images, without cursors.', resolve: (c) => c.edges.map((e) => e.node) }),
+    // The page's own field already multiplies by its size.
+    edges: t.field({ type: [ImageEdge], complexity: { field: 1, multiplier: 1 }, description: 'The images with their cursors.', resolve: (c) => c.edges }),
+    nodes: t.field({
+      type: [Image],
+      complexity: { field: 1, multiplier: 1 },
+      description: 'The images, without cursors.',
+      resolve: (c) => c.edges.map((e) => e.node),
+    }),
     pageInfo: t.field({ type: PageInfo, description: 'Pagination state.', resolve: (c) => c.pageInfo }),
     totalCount: t.int({
       nullable: true,

@@ -5,9 +5,12 @@ import type { ImageModel } from '../resolvers/models.js';
 import { builder } from './builder.js';
 import './errors.js';
 import { Image } from './image.js';
+import { ImageIdSchema } from './inputs.js';
 
 /** One schema for the whole input, so that every issue is reported together. */
 const ImageUseInputSchema = z.looseObject({
+  image: ImageIdSchema,
+  organization: z.string().max(255).nullish(),
   kind: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ".", "-" or "_"'),
   consumerId: z.string().min(1).max(255),
 });

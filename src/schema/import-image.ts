@@ -19,11 +19,12 @@ import {
   InvalidInputError,
   PermissionDeniedError,
   ProviderUnavailableError,
+  QuotaExceededError,
   RegionNotFoundError,
   UnsupportedImageFormatError,
 } from '../errors.js';
 import { Image } from './image.js';
-import { TagInput, TagNameSchema, TagValueSchema } from './inputs.js';
+import { RegionIdArgSchema, TagInput, TagNameSchema, TagValueSchema } from './inputs.js';
 
 const OperatingSystemInput = builder.inputType('OperatingSystemInput', {
   description: 'The operating system installed in the image.',
@@ -59,6 +60,7 @@ const Text = (max: number) => z.string().min(1).max(max);
 /** Spec section 5.2: every rule, reported together with its path. */
 export const ImportImageInputSchema = z
   .looseObject({
+    region: RegionIdArgSchema,
     visibility: z.enum(['PUBLIC', 'ORGANIZATION']),
     organization: Text(255).nullish(),
     name: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "-" or "_"'),
@@ -137,6 +139,7 @@ const ImportImageResult = builder.errorUnion('ImportImageResult', {
     PermissionDeniedError,
     IdempotencyConflictError,
     ProviderUnavailableError,
+    QuotaExceededError,
   ],
 });
 

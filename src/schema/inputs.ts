@@ -14,6 +14,11 @@ import {
 } from './enums.js';
 
 export const TagNameSchema = z.string().min(1).max(63);
+
+/** An image's global ID as clients pass it back: bounded, so a refusal never has to quote a megabyte. */
+export const ImageIdSchema = z.string().max(256, 'is not an image ID this API issued');
+/** A region ID as given: region slugs are at most 63 characters. */
+export const RegionIdArgSchema = z.string().max(63, 'is not a region ID (at most 63 characters)');
 export const TagValueSchema = z.string().max(255);
 
 export const TagInput = builder.inputType('TagInput', {

@@ -2,6 +2,7 @@ import { encodeImageId } from '../ids.js';
 import type { ImageModel } from '../resolvers/models.js';
 import { resolveNode } from '../resolvers/resolve-node.js';
 import { builder } from './builder.js';
+import { ImageIdSchema } from './inputs.js';
 
 /** Only images are nodes today; a second node type would make this a union of models with a kind tag. */
 export const NodeInterface = builder.interfaceRef<ImageModel>('Node').implement({
@@ -20,7 +21,7 @@ builder.queryField('node', (t) =>
     type: NodeInterface,
     nullable: true,
     description: 'The object with this global ID; null when it does not exist or the caller may not see it.',
-    args: { id: t.arg.id({ required: true, description: 'A global ID, e.g. Image.id.' }) },
+    args: { id: t.arg.id({ required: true, description: 'A global ID, e.g. Image.id.', validate: ImageIdSchema }) },
     resolve: (_root, { id }, ctx) => resolveNode(ctx, id),
   }),
 );

@@ -3,7 +3,8 @@ import { listImages } from '../resolvers/list-images.js';
 import type { OrganizationModel } from '../resolvers/models.js';
 import { builder } from './builder.js';
 import { OrganizationRoleEnum } from './enums.js';
-import { ImageConnection, imageListArgs } from './image-connection.js';
+import { ImageConnection, imageListArgs, pageComplexity } from './image-connection.js';
+import { RegionIdArgSchema } from './inputs.js';
 
 export const Organization = builder.objectRef<OrganizationModel>('Organization');
 
@@ -22,7 +23,8 @@ Organization.implement({
       description:
         'Images this organization owns in one region (empty unless the caller may read the organization). ' +
         'The filter\'s scope and organizations are ignored here.',
-      args: { region: t.arg.id({ required: true, description: 'Region slug.' }), ...imageListArgs(t.arg) },
+      args: { region: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }), ...imageListArgs(t.arg) },
+      complexity: pageComplexity,
       resolve: (org, { region, ...args }, ctx) => listImages(ctx, region, args, org.id),
     }),
   }),

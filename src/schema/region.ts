@@ -3,7 +3,8 @@ import { listRegions } from '../resolvers/list-regions.js';
 import type { RegionModel } from '../resolvers/models.js';
 import { builder } from './builder.js';
 import { ProviderKindEnum } from './enums.js';
-import { ImageConnection, imageListArgs } from './image-connection.js';
+import { ImageConnection, imageListArgs, pageComplexity } from './image-connection.js';
+import { RegionIdArgSchema } from './inputs.js';
 
 export const Region = builder.objectRef<RegionModel>('Region');
 
@@ -22,6 +23,7 @@ Region.implement({
       type: ImageConnection,
       description: 'Images in this region visible to the caller.',
       args: imageListArgs(t.arg),
+      complexity: pageComplexity,
       resolve: (region, args, ctx) => listImages(ctx, region.id, args),
     }),
   }),
@@ -31,19 +33,21 @@ builder.queryFields((t) => ({
   regions: t.field({
     type: [Region],
     description: 'Regions the caller may access.',
+    complexity: (_args, ctx) => ({ field: 1, multiplier: ctx.configuredRegions.length }),
     resolve: (_root, _args, ctx) => listRegions(ctx),
   }),
   region: t.field({
     type: Region,
     nullable: true,
     description: 'Null when the region does not exist or the caller may not see it.',
-    args: { id: t.arg.id({ required: true, description: 'Region slug.' }) },
+    args: { id: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }) },
     resolve: (_root, { id }, ctx) => ctx.regionAccess.load(id),
   }),
   images: t.field({
     type: ImageConnection,
     description: 'Images in one region visible to the caller. Raises REGION_NOT_FOUND for a region the caller may not see.',
-    args: { region: t.arg.id({ required: true, description: 'Region slug.' }), ...imageListArgs(t.arg) },
+    args: { region: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }), ...imageListArgs(t.arg) },
+    complexity: pageComplexity,
     resolve: (_root, { region, ...args }, ctx) => listImages(ctx, region, args),
   }),
 }));

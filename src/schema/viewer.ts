@@ -14,6 +14,7 @@ Viewer.implement({
     organizations: t.field({
       type: [Organization],
       description: 'Organizations the caller is a member of, with its role in each.',
+      complexity: (_args, ctx) => ({ field: 1, multiplier: ctx.principal.organizations.length }),
       resolve: (principal) => principal.organizations.map(({ id }) => ({ id })),
     }),
   }),

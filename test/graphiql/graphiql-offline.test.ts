@@ -41,7 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
       regions: [{ id: 'local', name: 'Local', provider: { type: 'local', dataDir: join(dir, 'local') } }],
     });
     app = await createImagegraph(config, { logger: createLogger('silent') });
-    url = new URL(await app.listen());
+    url = new URL((await app.listen()).url);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -132,7 +132,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
       consoleErrors.filter((text) => /fail|load|script|worker|refused|net::|404/i.test(text)),
       `console errors:\n${consoleErrors.join('\n')}`,
     ).toEqual([]);
-  });
+    // A cold Chromium start under the full suite's load has taken over 30 s.
+  }, 90_000);
 });
 
 /** Monaco renders spaces as non-breaking spaces; make the text comparable. */

@@ -31,7 +31,7 @@ describe('a region whose Glance is unreachable', () => {
   });
 
   it('is not ready, naming the region', async () => {
-    const response = await server.app.yoga.fetch('http://imagegraph.test/ready');
+    const response = await server.app.ops(new Request('http://imagegraph.test/ready'));
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ status: 'not ready', regions: { local: 'ok', down: 'unavailable' } });
   });

@@ -70,3 +70,72 @@ describe.each(providerKinds())('imageChanged on the %s provider', (kind) => {
     expect(JSON.stringify(events)).not.toMatch(/secret/);
   });
 });
+
+describe('imageChanged streams per caller', () => {
+  let dir: string;
+  let images: ImageServer;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'imagegraph-changed-cap-'));
+    images = await startImageServer({ '/disk': { body: readFileSync(makeMbrDisk(dir, 'disk.raw', 2048)), holdUntilReleased: true } });
+    server = await startTestServer({
+      regions: [{ id: 'alpha' }],
+      callers: [MEMBER, OUTSIDER],
+      imports: { allowedHosts: [images.host] },
+      limits: { maxSubscriptionsPerSubject: 2 },
+    });
+  });
+  afterAll(async () => {
+    images.release();
+    await server.close();
+    await images.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Opens a stream and reads its first event, leaving it open. */
+  async function open(id: string, token: string) {
+    const abort = new AbortController();
+    const response = await server.app.yoga.fetch('http://imagegraph.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: SUBSCRIBE, variables: { id } }),
+      signal: abort.signal,
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!/\ndata: .*\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const data = JSON.parse(/\ndata: (.*)\n/.exec(text)![1]!) as { data?: unknown; errors?: { extensions: { code: string } }[] };
+    return {
+      data,
+      close: () => {
+        void reader.cancel();
+        abort.abort();
+      },
+    };
+  }
+
+  it('refuses a caller\'s stream over maxSubscriptionsPerSubject with a GraphQL error, and frees the place on close', async () => {
+    const input = { region: 'alpha', organization: 'acme', name: 'watched', uri: images.url('/disk'), os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' } };
+    const imported = await server.gql<{ importImage: { image: { id: string } } }>(IMPORT, { input }, MEMBER.token);
+    const id = imported.data!.importImage.image.id;
+
+    const first = await open(id, MEMBER.token);
+    const second = await open(id, MEMBER.token);
+    expect(first.data.data).toBeDefined();
+    expect(second.data.data).toBeDefined();
+    const third = await open(id, MEMBER.token);
+    expect(third.data.errors?.[0]?.extensions.code).toBe('SUBSCRIPTION_LIMIT_EXCEEDED');
+    // Another caller has places of its own (and sees nothing of acme's image).
+    expect((await open(id, OUTSIDER.token)).data.errors?.[0]?.extensions.code).toBe('IMAGE_NOT_FOUND');
+
+    first.close();
+    for (let attempt = 0; ; attempt++) {
+      const again = await open(id, MEMBER.token);
+      if (again.data.data) break;
+      expect(attempt).toBeLessThan(20);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    second.close();
+  });
+});

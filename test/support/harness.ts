@@ -69,6 +69,13 @@ export async function startTestServer(options: {
   callers: TestCaller[];
   /** The config's `imports` section, e.g. `{ allowedHosts: ['127.0.0.1:PORT'] }` for a loopback image server. */
   imports?: Record<string, unknown>;
+  /**
+   * The config's `limits` section, over the harness's own default: no rate limit to speak of (a test
+   * fires requests far faster than a client would), every other limit at its default.
+   */
+  limits?: Record<string, unknown>;
+  /** The config's `server` section, over `{ port: 0 }`. */
+  serverConfig?: Record<string, unknown>;
   /** Reuse a data dir (to restart on the same data); a new temp dir otherwise. */
   dir?: string;
   /** The Glance openstack regions use (default: the suite's, see glance.ts). */
@@ -90,9 +97,10 @@ export async function startTestServer(options: {
     ),
   );
   const config = parseConfig({
-    server: { port: 0 },
+    server: { port: 0, ...options.serverConfig },
     auth: { mode: 'tokens', tokensFile },
     ...(options.imports ? { imports: options.imports } : {}),
+    limits: { rateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 }, ...options.limits },
     regions: await Promise.all(
       options.regions.map(async (r) => ({
         id: r.id,

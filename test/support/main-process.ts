@@ -27,9 +27,12 @@ const running = new Set<ChildProcess>();
  * Starts the real entry point (`node --import tsx src/main.ts`) with only the given imagegraph
  * variables set, collecting its output. `killAll` (in afterEach) ends whatever is still running.
  */
-export function spawnMain(env: { IMAGEGRAPH_CONFIG?: string; HOST?: string; PORT?: string }): MainProcess {
+export function spawnMain(
+  env: { IMAGEGRAPH_CONFIG?: string; HOST?: string; PORT?: string },
+  options: { nodeArgs?: string[] } = {},
+): MainProcess {
   const { IMAGEGRAPH_CONFIG: _config, HOST: _host, PORT: _port, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,6 +14,9 @@ import { startTestServer, type TestCaller, type TestRegion, type TestServer } fr
 import { type ImageServer, startImageServer } from '../../support/image-server.js';
 import { makeMbrDisk } from '../../support/mbr-disk.js';
 
+/** The random sequence starts many imports at once; the per-organization quota is not what this tests. */
+const MANY_IMPORTS = { importsPerOrganization: 1_000 };
+
 const ACME = { token: 't-acme-member', subject: 'alice', organizations: [{ id: 'acme', role: 'MEMBER' }] } satisfies TestCaller;
 const ADMIN = { token: 't-platform', subject: 'root', platformAdmin: true } satisfies TestCaller;
 const CALLERS = [ACME, ADMIN];
@@ -99,7 +102,7 @@ beforeAll(async () => {
   });
   // The peek sees a bootable disk; the download then gets zeros (the remote file changed): FAILED.
   images.route('/changed', { body: new Uint8Array(sizes[0]!), rangeBody: makeMbrDisk(diskDir, 'changed.raw', DISK_KIB[0]!) });
-  server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] } });
+  server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, limits: MANY_IMPORTS });
   dir = server.dir;
 });
 
@@ -300,7 +303,7 @@ describe('local data dir consistency under a random sequence of operations', () 
           restarts++;
           trace.push(`${step} restart`);
           await server.close({ keepData: true });
-          server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, dir });
+          server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, limits: MANY_IMPORTS, dir });
           break;
         }
         case 'settle':
@@ -331,7 +334,7 @@ describe('local data dir consistency under a random sequence of operations', () 
     await checkConsistency(tracked, trace);
     // A restart finds the same state (start-up clean-up must not touch a consistent dir).
     await server.close({ keepData: true });
-    server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, dir });
+    server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, limits: MANY_IMPORTS, dir });
     await checkConsistency(tracked, trace);
   });
 });

@@ -19,6 +19,7 @@ import type { Logger } from '../../../src/logger.js';
 import type { GlanceAuth } from '../../../src/providers/openstack/glance-auth.js';
 import { KeystoneAuth } from '../../../src/providers/openstack/keystone-auth.js';
 import { OpenStackImageProvider } from '../../../src/providers/openstack/openstack-provider.js';
+import type { ResilientProvider } from '../../../src/providers/resilient-provider.js';
 import { startTestServer, type TestServer } from '../../support/harness.js';
 import {
   createProject,
@@ -96,7 +97,7 @@ function capturedLogger(): { logger: Logger; lines: () => Record<string, unknown
 
 /** The GlanceAuth a running server's region uses (the provider keeps it private). */
 function authOf(server: TestServer, region: string): GlanceAuth {
-  return (server.provider(region) as unknown as { options: { auth: GlanceAuth } }).options.auth;
+  return ((server.provider(region) as ResilientProvider).inner as unknown as { options: { auth: GlanceAuth } }).options.auth;
 }
 
 async function tokenOf(auth: GlanceAuth): Promise<string> {
@@ -348,7 +349,7 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
 
     it('is not ready, naming those regions', async () => {
       const { server } = failing;
-      const response = await server.app.yoga.fetch('http://imagegraph.test/ready');
+      const response = await server.app.ops(new Request('http://imagegraph.test/ready'));
       expect(response.status).toBe(503);
       expect(await response.json()).toEqual({
         status: 'not ready',

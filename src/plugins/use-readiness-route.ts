@@ -1,0 +1,45 @@
+import type { ServerAdapterPlugin } from '@whatwg-node/server';
+import type { ImageProvider } from '../providers/types.js';
+import { opsAllowed } from './ops-token.js';
+
+export interface ReadinessRouteOptions {
+  providers: ReadonlyMap<string, ImageProvider>;
+  /** How long the route waits for each provider. @default 3000 */
+  timeoutMs?: number;
+  /**
+   * When set, only `Authorization: Bearer <token>` may read the route (the public port); unset on the
+   * operations listener. The answer names every region, restricted ones too.
+   */
+  token?: string;
+  /** @default '/ready' */
+  path?: string;
+}
+
+/** Readiness: `GET /ready` asks every region's provider at once; 503 and the failing regions when any does not answer. */
+export function useReadinessRoute({ providers, timeoutMs = 3000, token, path = '/ready' }: ReadinessRouteOptions): ServerAdapterPlugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      if (url.pathname !== path || request.method !== 'GET' || !opsAllowed(request, token)) return;
+      endResponse(await readiness(providers, timeoutMs));
+    },
+  };
+}
+
+async function readiness(providers: ReadonlyMap<string, ImageProvider>, timeoutMs: number): Promise<Response> {
+  const checks = await Promise.all(
+    [...providers].map(async ([region, provider]) => {
+      const timedOut = AbortSignal.timeout(timeoutMs);
+      try {
+        await Promise.race([
+          provider.checkHealth(),
+          new Promise((_, reject) => timedOut.addEventListener('abort', () => reject(new Error('timed out')))),
+        ]);
+        return [region, 'ok'] as const;
+      } catch {
+        return [region, 'unavailable'] as const;
+      }
+    }),
+  );
+  const ready = checks.every(([, state]) => state === 'ok');
+  return Response.json({ status: ready ? 'ready' : 'not ready', regions: Object.fromEntries(checks) }, { status: ready ? 200 : 503 });
+}

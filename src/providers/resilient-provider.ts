@@ -1,0 +1,128 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  type IPolicy,
+  noop,
+  retry,
+  TaskCancelledError,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+} from 'cockatiel';
+import { ProviderUnavailableError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { ImageProvider } from './types.js';
+
+export interface ResilienceOptions {
+  /** Deadline of one call; streamed uploads have none here (the import deadline bounds them). */
+  timeoutMs: number;
+  /** Consecutive failures after which the circuit opens and calls fail at once. */
+  breakerFailures: number;
+  /** How long an open circuit waits before one call may try the provider again. */
+  breakerResetMs: number;
+  metrics: Metrics;
+}
+
+/** A use registration may wait for an upload in progress to end (see the Glance provider). */
+const USE_REGISTRATION_TIMEOUT_MS = 150_000;
+
+type Operation = Exclude<keyof ImageProvider, 'kind' | 'close'>;
+
+/** How each operation may be retried and how long it may take. */
+const OPERATIONS: Record<Operation, { read: boolean; deadline: 'call' | 'use' | 'none' }> = {
+  queryImages: { read: true, deadline: 'call' },
+  countImages: { read: true, deadline: 'call' },
+  getImages: { read: true, deadline: 'call' },
+  findByIdempotencyKey: { read: true, deadline: 'call' },
+  listImageUses: { read: true, deadline: 'call' },
+  listUnfinishedImports: { read: true, deadline: 'call' },
+  checkHealth: { read: true, deadline: 'call' },
+  createImage: { read: false, deadline: 'call' },
+  updateImage: { read: false, deadline: 'call' },
+  deleteImage: { read: false, deadline: 'call' },
+  releaseImageUse: { read: false, deadline: 'call' },
+  registerImageUse: { read: false, deadline: 'use' },
+  writeImageData: { read: false, deadline: 'none' },
+  importFromUri: { read: false, deadline: 'none' },
+};
+
+/** Failures that say the provider is down or hanging: they open the circuit and may be retried. */
+const isOutage = (error: Error) => error instanceof ProviderUnavailableError || error instanceof TaskCancelledError;
+
+/**
+ * The way the server reaches a region's provider, for requests and background imports alike: every
+ * call is counted (`imagegraph_provider_calls_total`), has a deadline, and goes through the region's
+ * circuit breaker, so that a dead or hanging provider answers PROVIDER_UNAVAILABLE at once after a few
+ * failures and recovers by itself; idempotent reads are retried with backoff. Other regions have
+ * breakers of their own.
+ */
+export class ResilientProvider implements ImageProvider {
+  readonly kind: ImageProvider['kind'];
+  readonly importFromUri?: ImageProvider['importFromUri'];
+  private readonly policies: Map<Operation, IPolicy>;
+
+  constructor(
+    readonly region: string,
+    /** The provider guarded here; reached directly only by tests that inspect its state. */
+    readonly inner: ImageProvider,
+    private readonly options: ResilienceOptions,
+  ) {
+    this.kind = inner.kind;
+    const breaker = circuitBreaker(handleWhen(isOutage), {
+      halfOpenAfter: options.breakerResetMs,
+      breaker: new ConsecutiveBreaker(options.breakerFailures),
+    });
+    options.metrics.circuitOpen.set({ region }, 0);
+    breaker.onStateChange((state) => options.metrics.circuitOpen.set({ region }, state === CircuitState.Open ? 1 : 0));
+    const readRetry = retry(handleWhen(isOutage), { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) });
+    const deadlines = {
+      call: timeout(options.timeoutMs, TimeoutStrategy.Aggressive),
+      use: timeout(Math.max(options.timeoutMs, USE_REGISTRATION_TIMEOUT_MS), TimeoutStrategy.Aggressive),
+      none: noop,
+    };
+    this.policies = new Map(
+      Object.entries(OPERATIONS).map(([operation, { read, deadline }]) => [
+        operation as Operation,
+        read ? wrap(readRetry, breaker, deadlines[deadline]) : wrap(breaker, deadlines[deadline]),
+      ]),
+    );
+    if (inner.importFromUri) {
+      const importFromUri = inner.importFromUri.bind(inner);
+      this.importFromUri = (id, uri, signal) => this.call('importFromUri', () => importFromUri(id, uri, signal));
+    }
+  }
+
+  queryImages: ImageProvider['queryImages'] = (query) => this.call('queryImages', () => this.inner.queryImages(query));
+  countImages: ImageProvider['countImages'] = (scope, filter) => this.call('countImages', () => this.inner.countImages(scope, filter));
+  getImages: ImageProvider['getImages'] = (ids) => this.call('getImages', () => this.inner.getImages(ids));
+  createImage: ImageProvider['createImage'] = (image) => this.call('createImage', () => this.inner.createImage(image));
+  findByIdempotencyKey: ImageProvider['findByIdempotencyKey'] = (organizationId, key) =>
+    this.call('findByIdempotencyKey', () => this.inner.findByIdempotencyKey(organizationId, key));
+  updateImage: ImageProvider['updateImage'] = (id, patch) => this.call('updateImage', () => this.inner.updateImage(id, patch));
+  writeImageData: ImageProvider['writeImageData'] = (id, data, signal) =>
+    this.call('writeImageData', () => this.inner.writeImageData(id, data, signal));
+  listUnfinishedImports: ImageProvider['listUnfinishedImports'] = () => this.call('listUnfinishedImports', () => this.inner.listUnfinishedImports());
+  deleteImage: ImageProvider['deleteImage'] = (id) => this.call('deleteImage', () => this.inner.deleteImage(id));
+  registerImageUse: ImageProvider['registerImageUse'] = (id, use) => this.call('registerImageUse', () => this.inner.registerImageUse(id, use));
+  releaseImageUse: ImageProvider['releaseImageUse'] = (id, release) =>
+    this.call('releaseImageUse', () => this.inner.releaseImageUse(id, release));
+  listImageUses: ImageProvider['listImageUses'] = (ids) => this.call('listImageUses', () => this.inner.listImageUses(ids));
+  checkHealth: ImageProvider['checkHealth'] = () => this.call('checkHealth', () => this.inner.checkHealth());
+  close: ImageProvider['close'] = () => this.inner.close();
+
+  private async call<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
+    this.options.metrics.providerCalls.inc({ region: this.region, operation });
+    try {
+      return await this.policies.get(operation)!.execute(run);
+    } catch (error) {
+      if (error instanceof BrokenCircuitError || error instanceof TaskCancelledError) {
+        throw new ProviderUnavailableError(this.region, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
