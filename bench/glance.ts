@@ -35,7 +35,11 @@ const config = parseConfig({
     {
       id: 'glance',
       name: 'Glance',
-      provider: { type: 'openstack', imageUrl: glanceUrl, auth: { type: 'trusted-headers', projectId: PROJECT, userId: 'bench', roles: ['admin'] } },
+      provider: {
+        type: 'openstack',
+        imageUrl: glanceUrl,
+        auth: { type: 'trusted-headers', projectId: PROJECT, userId: 'bench', roles: ['admin'] },
+      },
     },
   ],
   server: { port: 0 },
@@ -55,7 +59,9 @@ async function viaImagegraph(after: string | null): Promise<{ names: string[]; e
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query: QUERY, variables: { after } }),
   });
-  const { data } = (await response.body.json()) as { data: { images: { nodes: { name: string }[]; pageInfo: { endCursor: string } } } };
+  const { data } = (await response.body.json()) as {
+    data: { images: { nodes: { name: string }[]; pageInfo: { endCursor: string } } };
+  };
   return { names: data.images.nodes.map((n) => n.name), endCursor: data.images.pageInfo.endCursor };
 }
 
@@ -113,7 +119,14 @@ try {
   for (let page = 1; page < 10; page++) {
     const ours: { names: string[]; endCursor: string } = await viaImagegraph(after);
     after = ours.endCursor;
-    const params = new URLSearchParams({ visibility: 'private', owner: PROJECT, 'imagegraph.organization': 'dev', sort: 'name:asc,id:asc', limit: String(PAGE), ...(marker ? { marker } : {}) });
+    const params = new URLSearchParams({
+      visibility: 'private',
+      owner: PROJECT,
+      'imagegraph.organization': 'dev',
+      sort: 'name:asc,id:asc',
+      limit: String(PAGE),
+      ...(marker ? { marker } : {}),
+    });
     const response = await request(`${glanceUrl}/v2/images?${params}`, { headers });
     const body = (await response.body.json()) as { images: { id: string }[] };
     marker = body.images.at(-1)!.id;

@@ -53,7 +53,9 @@ async function rejectionFigures(): Promise<void> {
     truncateSync(join(dir, name), gib * GIB);
     const count = server.written.length;
     const started = performance.now();
-    const error = await peekImage(fetcher, `http://127.0.0.1:${server.port}/${name}`, { maxSizeBytes: 64 * GIB }).catch((e: Error) => e);
+    const error = await peekImage(fetcher, `http://127.0.0.1:${server.port}/${name}`, { maxSizeBytes: 64 * GIB }).catch(
+      (e: Error) => e,
+    );
     const ms = performance.now() - started;
     await until(() => server.written.length > count);
     const sent = server.written.at(-1)!;
@@ -71,7 +73,15 @@ function makeBootableDisk(file: string, bytes: number): void {
   truncateSync(file, bytes);
   execFileSync('sfdisk', ['-q', file], { input: 'label: dos\nstart=2048, type=83, bootable\n' });
   // Fill the partition with incompressible-ish data so the disk is not one big hole.
-  execFileSync('dd', [`if=/dev/urandom`, `of=${file}`, 'bs=1M', 'seek=1', `count=${bytes / 2 ** 20 - 1}`, 'conv=notrunc', 'status=none']);
+  execFileSync('dd', [
+    `if=/dev/urandom`,
+    `of=${file}`,
+    'bs=1M',
+    'seek=1',
+    `count=${bytes / 2 ** 20 - 1}`,
+    'conv=notrunc',
+    'status=none',
+  ]);
 }
 
 async function throughputFigures(): Promise<void> {
@@ -131,9 +141,15 @@ async function throughputFigures(): Promise<void> {
   const imported = Math.min(...importTimes);
   console.log(`   curl -o:     ${curl.toFixed(0)} ms (${(1024 / (curl / 1000)).toFixed(0)} MiB/s)`);
   console.log(`   curl -o && sha256sum && sync: ${curlSameWork.toFixed(0)} ms`);
-  console.log(`   importImage: ${imported.toFixed(0)} ms (${(1024 / (imported / 1000)).toFixed(0)} MiB/s), peek + download + sha256 + fsync`);
-  console.log(`   ratio import/curl: ${(imported / curl).toFixed(2)}; import/(curl + sha256sum + sync): ${(imported / curlSameWork).toFixed(2)}`);
-  console.log(`   peak RSS of the importing process: ${(peakRss / 2 ** 20).toFixed(0)} MiB (${((peakRss - baselineRss) / 2 ** 20).toFixed(0)} MiB above its idle ${(baselineRss / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `   importImage: ${imported.toFixed(0)} ms (${(1024 / (imported / 1000)).toFixed(0)} MiB/s), peek + download + sha256 + fsync`,
+  );
+  console.log(
+    `   ratio import/curl: ${(imported / curl).toFixed(2)}; import/(curl + sha256sum + sync): ${(imported / curlSameWork).toFixed(2)}`,
+  );
+  console.log(
+    `   peak RSS of the importing process: ${(peakRss / 2 ** 20).toFixed(0)} MiB (${((peakRss - baselineRss) / 2 ** 20).toFixed(0)} MiB above its idle ${(baselineRss / 2 ** 20).toFixed(0)} MiB)`,
+  );
 }
 
 try {

@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     ),
   );
   const provider = new LocalImageProvider(join(dir, 'local'));
-  await seed(provider, catalog([null, ...ORGANIZATIONS], IMAGES).map((image) => ({ ...image, status: 'READY' as const })));
+  await seed(
+    provider,
+    catalog([null, ...ORGANIZATIONS], IMAGES).map((image) => ({ ...image, status: 'READY' as const })),
+  );
   await provider.close();
   const port = await freePort();
   writeFileSync(
@@ -79,7 +82,14 @@ async function main(): Promise<void> {
     stdio: ['ignore', process.env.LOAD_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
     if (i > 300) throw new Error('imagegraph did not start');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -90,7 +100,9 @@ async function main(): Promise<void> {
   let graphqlErrors = 0;
   let next = 0;
   const pace = RATE > 0 ? `${RATE} req/s each` : 'as fast as each can';
-  console.log(`${CONNECTIONS} clients, ${pace}, for ${SECONDS} s against ${url}/graphql (${IMAGES} images, limits at their defaults)...`);
+  console.log(
+    `${CONNECTIONS} clients, ${pace}, for ${SECONDS} s against ${url}/graphql (${IMAGES} images, limits at their defaults)...`,
+  );
   const result = await autocannon({
     url: `${url}/graphql`,
     connections: CONNECTIONS,
@@ -98,10 +110,14 @@ async function main(): Promise<void> {
     ...(RATE > 0 ? { connectionRate: RATE } : {}),
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    setupClient: (client) => client.setHeaders({ 'content-type': 'application/json', authorization: `Bearer ${tokens[next++ % tokens.length]}` }),
+    setupClient: (client) =>
+      client.setHeaders({ 'content-type': 'application/json', authorization: `Bearer ${tokens[next++ % tokens.length]}` }),
     requests: [
       {
-        setupRequest: (request) => ({ ...request, body: JSON.stringify({ query: QUERIES[Math.floor(Math.random() * QUERIES.length)] }) }),
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({ query: QUERIES[Math.floor(Math.random() * QUERIES.length)] }),
+        }),
         onResponse: (_status, body) => {
           if (body.includes('"errors"')) graphqlErrors++;
         },

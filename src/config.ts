@@ -4,9 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-const RegionIdSchema = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase slug such as "eu-west-1"');
+const RegionIdSchema = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase slug such as "eu-west-1"');
 
 const LocalProviderConfigSchema = z.strictObject({
   type: z.literal('local'),
@@ -41,20 +39,22 @@ const KeystoneAuthSchema = z.strictObject({
   regionName: z.string().min(1).optional(),
 });
 
-const OpenStackProviderConfigSchema = z.strictObject({
-  type: z.literal('openstack'),
-  /** Glance's endpoint, e.g. http://127.0.0.1:9292; with keystone auth, the catalog's when left out. */
-  imageUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /**
-   * proxy: imagegraph streams the remote image through its guarded client into Glance, so Glance never
-   * fetches a user URL. web-download: Glance fetches it (see the README for the filter settings it needs).
-   */
-  importMethod: z.enum(['proxy', 'web-download']).default('proxy'),
-  auth: z.discriminatedUnion('type', [TrustedHeadersAuthSchema, KeystoneAuthSchema]),
-}).refine((provider) => provider.auth.type === 'keystone' || Boolean(provider.imageUrl), {
-  path: ['imageUrl'],
-  message: 'is required with trusted-headers auth (keystone auth can take it from the catalog)',
-});
+const OpenStackProviderConfigSchema = z
+  .strictObject({
+    type: z.literal('openstack'),
+    /** Glance's endpoint, e.g. http://127.0.0.1:9292; with keystone auth, the catalog's when left out. */
+    imageUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * proxy: imagegraph streams the remote image through its guarded client into Glance, so Glance never
+     * fetches a user URL. web-download: Glance fetches it (see the README for the filter settings it needs).
+     */
+    importMethod: z.enum(['proxy', 'web-download']).default('proxy'),
+    auth: z.discriminatedUnion('type', [TrustedHeadersAuthSchema, KeystoneAuthSchema]),
+  })
+  .refine((provider) => provider.auth.type === 'keystone' || Boolean(provider.imageUrl), {
+    path: ['imageUrl'],
+    message: 'is required with trusted-headers auth (keystone auth can take it from the catalog)',
+  });
 
 const ProviderConfigSchema = z.discriminatedUnion('type', [LocalProviderConfigSchema, OpenStackProviderConfigSchema]);
 
@@ -93,7 +93,13 @@ const AuthConfigSchema = z.discriminatedUnion('mode', [
 
 const CorsConfigSchema = z.strictObject({
   /** Exact origins (scheme://host[:port]) a browser may call from; [] sends no CORS headers at all. */
-  origins: z.array(z.url({ protocol: /^https?$/ }).refine((origin) => new URL(origin).origin === origin, 'must be an origin: scheme://host[:port], no path')).default([]),
+  origins: z
+    .array(
+      z
+        .url({ protocol: /^https?$/ })
+        .refine((origin) => new URL(origin).origin === origin, 'must be an origin: scheme://host[:port], no path'),
+    )
+    .default([]),
 });
 
 const ServerConfigSchema = z.strictObject({
@@ -122,7 +128,11 @@ const ServerConfigSchema = z.strictObject({
 const ImportsConfigSchema = z.strictObject({
   allowedHosts: z.array(z.string().min(1)).default([]),
   allowHttp: z.boolean().default(true),
-  maxSizeBytes: z.number().int().positive().default(64 * 2 ** 30),
+  maxSizeBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 2 ** 30),
   maxConcurrent: z.number().int().positive().default(2),
 });
 
@@ -144,7 +154,11 @@ const LimitsConfigSchema = z.strictObject({
   /** Request body bytes; larger bodies are refused with 413 without being read. */
   maxBodyBytes: z.number().int().positive().default(1_048_576),
   /** Parsed documents and validation results kept, by the bytes of their source text. */
-  documentCacheBytes: z.number().int().min(0).default(16 * 2 ** 20),
+  documentCacheBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(16 * 2 ** 20),
   rateLimit: RateLimitConfigSchema.default(RateLimitConfigSchema.parse({})),
   /** imageChanged streams one subject may hold open at once. */
   maxSubscriptionsPerSubject: z.number().int().positive().default(20),
@@ -171,17 +185,17 @@ export function isLoopbackHost(host: string): boolean {
 
 export const ConfigSchema = z
   .strictObject({
-  server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
-  auth: AuthConfigSchema.default({ mode: 'dev' }),
-  imports: ImportsConfigSchema.default(ImportsConfigSchema.parse({})),
-  limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  regions: z
-    .array(RegionConfigSchema)
-    .min(1)
-    .refine((regions) => new Set(regions.map((r) => r.id)).size === regions.length, {
-      message: 'region ids must be unique',
-    }),
+    server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
+    auth: AuthConfigSchema.default({ mode: 'dev' }),
+    imports: ImportsConfigSchema.default(ImportsConfigSchema.parse({})),
+    limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    regions: z
+      .array(RegionConfigSchema)
+      .min(1)
+      .refine((regions) => new Set(regions.map((r) => r.id)).size === regions.length, {
+        message: 'region ids must be unique',
+      }),
   })
   .refine((config) => config.auth.mode !== 'dev' || isLoopbackHost(config.server.host), {
     path: ['server', 'host'],
@@ -259,7 +273,10 @@ function resolvePaths(config: Config, baseDir: string): Config {
     const credential = provider.auth.type === 'keystone' ? provider.auth.applicationCredential : null;
     if (!credential?.secretFile) return region;
     const secretFile = resolve(baseDir, credential.secretFile);
-    return { ...region, provider: { ...provider, auth: { ...provider.auth, applicationCredential: { ...credential, secretFile } } } };
+    return {
+      ...region,
+      provider: { ...provider, auth: { ...provider.auth, applicationCredential: { ...credential, secretFile } } },
+    };
   });
   return { ...config, auth, regions };
 }

@@ -45,7 +45,10 @@ export class PermissionDeniedError extends DomainError {
 
 export class ProviderUnavailableError extends DomainError {
   readonly code = 'PROVIDER_UNAVAILABLE';
-  constructor(readonly region: string, options?: ErrorOptions) {
+  constructor(
+    readonly region: string,
+    options?: ErrorOptions,
+  ) {
     super(`The image provider of region "${region}" is unavailable; try again later`, options);
   }
 }

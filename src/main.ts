@@ -11,7 +11,10 @@ async function main(): Promise<void> {
   }
   const app = await createImagegraph(config, { logger });
   const { url, opsUrl } = await app.listen();
-  logger.info({ url, opsUrl, regions: config.regions.map((r) => r.id), auth: config.auth.mode }, `imagegraph listening on ${url}`);
+  logger.info(
+    { url, opsUrl, regions: config.regions.map((r) => r.id), auth: config.auth.mode },
+    `imagegraph listening on ${url}`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

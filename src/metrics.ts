@@ -28,7 +28,7 @@ export class Metrics {
 
   readonly circuitOpen = new Gauge({
     name: 'imagegraph_provider_circuit_open',
-    help: '1 while the region\'s provider circuit is open (calls fail at once), else 0',
+    help: "1 while the region's provider circuit is open (calls fail at once), else 0",
     labelNames: ['region'] as const,
     registers: [this.registry],
   });

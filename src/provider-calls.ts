@@ -1,13 +1,5 @@
 import DataLoader from 'dataloader';
-import type {
-  ImageFilter,
-  ImagePage,
-  ImageProvider,
-  ImageQuery,
-  ImageRecord,
-  ImageScope,
-  ImageUse,
-} from './providers/types.js';
+import type { ImageFilter, ImagePage, ImageProvider, ImageQuery, ImageRecord, ImageScope, ImageUse } from './providers/types.js';
 
 /**
  * A request's view of the providers: each distinct (region, operation, arguments) reaches its provider

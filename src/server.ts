@@ -119,7 +119,10 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
       useRequestLog({ logger, metrics }),
       useHealthRoute(),
       ...(config.server.opsToken
-        ? [useReadinessRoute({ providers, token: config.server.opsToken }), useMetricsRoute({ metrics, token: config.server.opsToken })]
+        ? [
+            useReadinessRoute({ providers, token: config.server.opsToken }),
+            useMetricsRoute({ metrics, token: config.server.opsToken }),
+          ]
         : []),
       useGraphiQLAssets(),
       useRequestBody({ maxBodyBytes: limits.maxBodyBytes, metrics }),

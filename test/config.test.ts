@@ -241,9 +241,7 @@ describe('parseConfig', () => {
   });
 
   it('rejects duplicate region ids', () => {
-    const error = configErrorOf(() =>
-      parseConfig({ regions: [LOCAL_REGION, { ...LOCAL_REGION, name: 'Local again' }] }),
-    );
+    const error = configErrorOf(() => parseConfig({ regions: [LOCAL_REGION, { ...LOCAL_REGION, name: 'Local again' }] }));
 
     expect(error.message).toContain('region ids must be unique');
     expect(error.message).toContain('regions');
@@ -311,11 +309,17 @@ describe('openstack regions', () => {
   const keystoneRegion = (applicationCredential: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     id: 'eu',
     name: 'EU',
-    provider: { type: 'openstack', auth: { type: 'keystone', authUrl: 'https://keystone.example.com:5000/v3', applicationCredential }, ...extra },
+    provider: {
+      type: 'openstack',
+      auth: { type: 'keystone', authUrl: 'https://keystone.example.com:5000/v3', applicationCredential },
+      ...extra,
+    },
   });
 
   it('takes a keystone application credential with its secret in a file beside the config, and no imageUrl', () => {
-    const config = loadConfig({ IMAGEGRAPH_CONFIG: writeConfig({ regions: [keystoneRegion({ id: 'ac', secretFile: 'secrets/eu' })] }) });
+    const config = loadConfig({
+      IMAGEGRAPH_CONFIG: writeConfig({ regions: [keystoneRegion({ id: 'ac', secretFile: 'secrets/eu' })] }),
+    });
     const provider = config.regions[0]!.provider;
     expect(provider).toMatchObject({ type: 'openstack', importMethod: 'proxy' });
     expect(provider.type === 'openstack' && provider.auth).toMatchObject({
@@ -329,7 +333,11 @@ describe('openstack regions', () => {
     for (const credential of [{ id: 'ac', secret: 's', secretFile: 'f' }, { id: 'ac' }]) {
       expect(() => parseConfig({ regions: [keystoneRegion(credential)] })).toThrow(/secret or secretFile/);
     }
-    const trusted = { id: 'lab', name: 'Lab', provider: { type: 'openstack', auth: { type: 'trusted-headers', projectId: 'p', userId: 'u' } } };
+    const trusted = {
+      id: 'lab',
+      name: 'Lab',
+      provider: { type: 'openstack', auth: { type: 'trusted-headers', projectId: 'p', userId: 'u' } },
+    };
     expect(() => parseConfig({ regions: [trusted] })).toThrow(/imageUrl/);
   });
 });

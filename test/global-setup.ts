@@ -82,7 +82,9 @@ async function startOpenStack(teardowns: (() => Promise<void>)[]): Promise<OpenS
     ({ stdout } = await run('bash', [script, 'start', dir], { encoding: 'utf8' }));
   } catch (error) {
     const { stderr } = error as { stderr?: string };
-    throw new Error(`scripts/openstack.sh start failed (python3-keystone is installed, so this is not skipped):\n${stderr ?? error}`);
+    throw new Error(
+      `scripts/openstack.sh start failed (python3-keystone is installed, so this is not skipped):\n${stderr ?? error}`,
+    );
   }
   const json = /OPENSTACK_JSON=(\S+)/.exec(stdout)?.[1] ?? join(dir, 'openstack.json');
   const info = openStackInfo(json);

@@ -58,7 +58,6 @@ async function logLine(run: Run, predicate: (line: Record<string, unknown>) => b
   }
 }
 
-
 function writeConfig(config: unknown): string {
   const file = join(dir, 'imagegraph.yaml');
   writeFileSync(file, typeof config === 'string' ? config : stringify(config));
@@ -139,7 +138,10 @@ describe('the imagegraph entry point', () => {
 
   it('logs where it listens as JSON, answers /health, warns of dev mode and exits 0 on SIGTERM', async () => {
     const port = await unusedPort();
-    const file = writeConfig({ server: { host: '127.0.0.1', graphiql: false }, regions: [localRegion('local'), localRegion('lab')] });
+    const file = writeConfig({
+      server: { host: '127.0.0.1', graphiql: false },
+      regions: [localRegion('local'), localRegion('lab')],
+    });
 
     const run = startMain({ IMAGEGRAPH_CONFIG: file, PORT: String(port) });
     const listening = await logLine(run, (line) => String(line.msg).includes('listening'));

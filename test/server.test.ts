@@ -46,7 +46,11 @@ async function rawConnection(url: string): Promise<{ socket: Socket; received: (
 }
 
 const gqlPost = (url: string, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ viewer { subject } }' }) });
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query: '{ viewer { subject } }' }),
+  });
 
 describe('CORS', () => {
   it('sends no CORS headers at all by default, whatever the origin', async () => {
@@ -66,7 +70,11 @@ describe('CORS', () => {
 
     const preflight = await fetch(url, {
       method: 'OPTIONS',
-      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      headers: {
+        origin: 'http://localhost:3000',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
     });
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
 
@@ -77,7 +85,9 @@ describe('CORS', () => {
   });
 
   it('refuses an origin that is not exactly an origin in the config', () => {
-    expect(() => parseConfig({ server: { cors: { origins: ['https://dash.example.com/app'] } }, regions: [] })).toThrow(/cors\.origins/);
+    expect(() => parseConfig({ server: { cors: { origins: ['https://dash.example.com/app'] } }, regions: [] })).toThrow(
+      /cors\.origins/,
+    );
   });
 });
 

@@ -11,11 +11,7 @@ export type RegionAccessLoader = DataLoader<string, RegionConfig | null>;
  * together with every configured region and primes the cache with all of them, so a request makes
  * one policy call however many regions it reaches and however deep in the query it reaches them.
  */
-export function createRegionAccessLoader(
-  policy: RegionAccessPolicy,
-  principal: Principal,
-  metrics: Metrics,
-): RegionAccessLoader {
+export function createRegionAccessLoader(policy: RegionAccessPolicy, principal: Principal, metrics: Metrics): RegionAccessLoader {
   const loader: RegionAccessLoader = new DataLoader(async (requested) => {
     const ids = [...new Set([...requested, ...policy.regions.map((region) => region.id)])];
     const decisions = policy.decide(principal, ids);

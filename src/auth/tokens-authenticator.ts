@@ -9,7 +9,7 @@ import { MembershipSchema, type Principal } from './principal.js';
 
 export const TokensFileSchema = z.array(
   z.strictObject({
-    sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be the 64 hex digits of the token\'s SHA-256'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/i, "must be the 64 hex digits of the token's SHA-256"),
     subject: z.string().min(1),
     platformAdmin: z.boolean().default(false),
     organizations: z.array(MembershipSchema).default([]),

@@ -29,7 +29,9 @@ export class DownloadBudget {
     const window = Math.max(1, Math.round(options.windowMs / tickMs));
     this.timer = setInterval(() => {
       if (Date.now() - this.started >= options.deadlineMs) {
-        return this.stop(`The download did not finish within ${Math.round(options.deadlineMs / 1000)} s (limits.importDeadlineSeconds)`);
+        return this.stop(
+          `The download did not finish within ${Math.round(options.deadlineMs / 1000)} s (limits.importDeadlineSeconds)`,
+        );
       }
       const counted = this.ticks.length >= window ? this.ticks.reduce((sum, bytes) => sum + bytes, 0) : null;
       if (counted !== null && counted < (options.minBytesPerSecond * options.windowMs) / 1000) {

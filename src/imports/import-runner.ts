@@ -102,7 +102,10 @@ export class ImportRunner {
     try {
       for (const image of await this.options.providers.get(region)!.listUnfinishedImports()) {
         if (!image.source.uri) {
-          await this.update(region, image.id, { status: 'FAILED', statusReason: 'The import was interrupted and has no source to resume from' });
+          await this.update(region, image.id, {
+            status: 'FAILED',
+            statusReason: 'The import was interrupted and has no source to resume from',
+          });
           continue;
         }
         if (image.status === 'CREATING') await this.update(region, image.id, { status: 'PENDING' });
@@ -113,7 +116,10 @@ export class ImportRunner {
         this.pump();
       }
     } catch (error) {
-      this.options.logger.warn({ region, err: error }, `cannot resume the region's interrupted imports yet; retrying in ${RESUME_RETRY_MS / 1000} s`);
+      this.options.logger.warn(
+        { region, err: error },
+        `cannot resume the region's interrupted imports yet; retrying in ${RESUME_RETRY_MS / 1000} s`,
+      );
       setTimeout(() => void this.resumeRegion(region), RESUME_RETRY_MS).unref();
     }
   }
@@ -208,7 +214,9 @@ export class ImportRunner {
       }
       const result: Partial<StreamedImage> = {};
       const body = mapBodyErrors(uri, counted(response.body, budget));
-      await this.options.providers.get(region)!.writeImageData(id, verifiedImageStream(body, { uri, maxSizeBytes, result }), budgeted);
+      await this.options.providers
+        .get(region)!
+        .writeImageData(id, verifiedImageStream(body, { uri, maxSizeBytes, result }), budgeted);
       return result as StreamedImage;
     });
   }
@@ -267,7 +275,7 @@ function failureReason(error: unknown): string {
     return `Downloading the image failed: ${error.message}`;
   }
   if (error instanceof DomainError) return error.message;
-  return 'Storing the image failed because of an internal error; the operator\'s log has the details';
+  return "Storing the image failed because of an internal error; the operator's log has the details";
 }
 
 const jobKey = (region: string, id: string) => `${region}\u0000${id}`;

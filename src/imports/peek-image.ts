@@ -27,7 +27,11 @@ export async function peekImage(fetcher: GuardedFetcher, uri: string, options: P
   try {
     const totalBytes = remoteSize(response.status, response.headers);
     if (totalBytes !== null && totalBytes > options.maxSizeBytes) {
-      throw new ImageFetchError(uri, 'TOO_LARGE', `The image is ${totalBytes} bytes, over this server's limit of ${options.maxSizeBytes}`);
+      throw new ImageFetchError(
+        uri,
+        'TOO_LARGE',
+        `The image is ${totalBytes} bytes, over this server's limit of ${options.maxSizeBytes}`,
+      );
     }
     ({ head } = await collectHead(response.body, PEEK_BYTES));
   } catch (error) {

@@ -14,7 +14,8 @@ export function useErrorLog(): Plugin<Context> {
           if (!('errors' in result) || !result.errors) return;
           const ctx = args.contextValue as Context;
           for (const error of result.errors) {
-            if (!isExpectedError(error)) ctx.log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
+            if (!isExpectedError(error))
+              ctx.log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
           }
         },
       };

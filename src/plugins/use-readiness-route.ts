@@ -16,7 +16,12 @@ export interface ReadinessRouteOptions {
 }
 
 /** Readiness: `GET /ready` asks every region's provider at once; 503 and the failing regions when any does not answer. */
-export function useReadinessRoute({ providers, timeoutMs = 3000, token, path = '/ready' }: ReadinessRouteOptions): ServerAdapterPlugin {
+export function useReadinessRoute({
+  providers,
+  timeoutMs = 3000,
+  token,
+  path = '/ready',
+}: ReadinessRouteOptions): ServerAdapterPlugin {
   return {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname !== path || request.method !== 'GET' || !opsAllowed(request, token)) return;
@@ -41,5 +46,8 @@ async function readiness(providers: ReadonlyMap<string, ImageProvider>, timeoutM
     }),
   );
   const ready = checks.every(([, state]) => state === 'ok');
-  return Response.json({ status: ready ? 'ready' : 'not ready', regions: Object.fromEntries(checks) }, { status: ready ? 200 : 503 });
+  return Response.json(
+    { status: ready ? 'ready' : 'not ready', regions: Object.fromEntries(checks) },
+    { status: ready ? 200 : 503 },
+  );
 }

@@ -53,5 +53,9 @@ export function useRequestLog({ logger, metrics }: RequestLogOptions): Plugin {
 
 /** Keeps the metric's label set small whatever paths clients try. */
 function routeLabel(path: string): string {
-  return ['/graphql', '/health', '/ready', '/metrics'].includes(path) ? path : path.startsWith('/graphiql-assets/') ? '/graphiql-assets' : 'other';
+  return ['/graphql', '/health', '/ready', '/metrics'].includes(path)
+    ? path
+    : path.startsWith('/graphiql-assets/')
+      ? '/graphiql-assets'
+      : 'other';
 }

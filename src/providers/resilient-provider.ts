@@ -78,7 +78,10 @@ export class ResilientProvider implements ImageProvider {
     });
     options.metrics.circuitOpen.set({ region }, 0);
     breaker.onStateChange((state) => options.metrics.circuitOpen.set({ region }, state === CircuitState.Open ? 1 : 0));
-    const readRetry = retry(handleWhen(isOutage), { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) });
+    const readRetry = retry(handleWhen(isOutage), {
+      maxAttempts: 2,
+      backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }),
+    });
     const deadlines = {
       call: timeout(options.timeoutMs, TimeoutStrategy.Aggressive),
       use: timeout(Math.max(options.timeoutMs, USE_REGISTRATION_TIMEOUT_MS), TimeoutStrategy.Aggressive),
@@ -97,7 +100,8 @@ export class ResilientProvider implements ImageProvider {
   }
 
   queryImages: ImageProvider['queryImages'] = (query) => this.call('queryImages', () => this.inner.queryImages(query));
-  countImages: ImageProvider['countImages'] = (scope, filter) => this.call('countImages', () => this.inner.countImages(scope, filter));
+  countImages: ImageProvider['countImages'] = (scope, filter) =>
+    this.call('countImages', () => this.inner.countImages(scope, filter));
   getImages: ImageProvider['getImages'] = (ids) => this.call('getImages', () => this.inner.getImages(ids));
   createImage: ImageProvider['createImage'] = (image) => this.call('createImage', () => this.inner.createImage(image));
   findByIdempotencyKey: ImageProvider['findByIdempotencyKey'] = (organizationId, key) =>
@@ -105,9 +109,11 @@ export class ResilientProvider implements ImageProvider {
   updateImage: ImageProvider['updateImage'] = (id, patch) => this.call('updateImage', () => this.inner.updateImage(id, patch));
   writeImageData: ImageProvider['writeImageData'] = (id, data, signal) =>
     this.call('writeImageData', () => this.inner.writeImageData(id, data, signal));
-  listUnfinishedImports: ImageProvider['listUnfinishedImports'] = () => this.call('listUnfinishedImports', () => this.inner.listUnfinishedImports());
+  listUnfinishedImports: ImageProvider['listUnfinishedImports'] = () =>
+    this.call('listUnfinishedImports', () => this.inner.listUnfinishedImports());
   deleteImage: ImageProvider['deleteImage'] = (id) => this.call('deleteImage', () => this.inner.deleteImage(id));
-  registerImageUse: ImageProvider['registerImageUse'] = (id, use) => this.call('registerImageUse', () => this.inner.registerImageUse(id, use));
+  registerImageUse: ImageProvider['registerImageUse'] = (id, use) =>
+    this.call('registerImageUse', () => this.inner.registerImageUse(id, use));
   releaseImageUse: ImageProvider['releaseImageUse'] = (id, release) =>
     this.call('releaseImageUse', () => this.inner.releaseImageUse(id, release));
   listImageUses: ImageProvider['listImageUses'] = (ids) => this.call('listImageUses', () => this.inner.listImageUses(ids));

@@ -56,10 +56,7 @@ export interface ImageUse {
 
 /** What deleting an image came to; the resolver turns refusals into domain errors. */
 export type DeleteOutcome =
-  | { result: 'deleted' }
-  | { result: 'not-found' }
-  | { result: 'in-use'; usedBy: ImageUse[] }
-  | { result: 'protected' };
+  { result: 'deleted' } | { result: 'not-found' } | { result: 'in-use'; usedBy: ImageUse[] } | { result: 'protected' };
 
 /** An image as its provider stores it. `id` is the provider's own ID (e.g. the Glance UUID). */
 export interface ImageRecord {
@@ -210,7 +207,10 @@ export interface ImageProvider {
   /** Registers a use (idempotent per image + organization + kind + consumerId); false when the image does not exist. */
   registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean>;
   /** Releases the use of these organizations (idempotent); false when the image does not exist. */
-  releaseImageUse(id: string, release: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' }): Promise<boolean>;
+  releaseImageUse(
+    id: string,
+    release: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' },
+  ): Promise<boolean>;
   /** The uses of each image, in the order of `ids`. */
   listImageUses(ids: readonly string[]): Promise<ImageUse[][]>;
   /** Throws when the provider cannot serve requests; used by `/ready`. */

@@ -47,7 +47,9 @@ export async function releaseImageUse(ctx: Context, input: ImageUseInput): Promi
   if (named) requireMember(ctx.principal, named, 'Releasing image uses');
   const organizationIds = named ? [named] : memberOrganizations(ctx.principal);
   const release = { kind: input.kind, consumerId: input.consumerId, organizationIds };
-  const found = await ctx.providerCalls.direct(image.region, 'releaseImageUse', (p) => p.releaseImageUse(image.record.id, release));
+  const found = await ctx.providerCalls.direct(image.region, 'releaseImageUse', (p) =>
+    p.releaseImageUse(image.record.id, release),
+  );
   if (!found) throw new ImageNotFoundError(input.image);
   changed(ctx, image);
   return { image };

@@ -20,7 +20,9 @@ export async function importImage(ctx: Context, input: ImportImageInputShape): P
   requireImportRight(ctx, owner);
   const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprint(input) } : undefined;
   if (idempotency) {
-    const existing = await ctx.providerCalls.direct(region, 'findByIdempotencyKey', (p) => p.findByIdempotencyKey(owner, idempotency.key));
+    const existing = await ctx.providerCalls.direct(region, 'findByIdempotencyKey', (p) =>
+      p.findByIdempotencyKey(owner, idempotency.key),
+    );
     if (existing && existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
     if (existing) return { image: { region, record: existing.image } };
   }

@@ -1,13 +1,6 @@
 import { listingScope } from '../access/image-visibility.js';
 import type { Context } from '../context.js';
-import {
-  type ImageFilter,
-  type ImageOrder,
-  type ImageScope,
-  sortValue,
-  type ImageStatus,
-  type Tag,
-} from '../providers/types.js';
+import { type ImageFilter, type ImageOrder, type ImageScope, sortValue, type ImageStatus, type Tag } from '../providers/types.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from './pagination.js';
 import type { ImageConnectionModel } from './models.js';
 import { requireRegion } from './require-region.js';
@@ -58,7 +51,13 @@ export async function listImages(
       : { scope: args.filter?.scope ?? 'AVAILABLE', organizations: args.filter?.organizations ?? undefined },
   );
   const filter = providerFilter(args.filter);
-  const page = await ctx.providerCalls.queryImages(region, { scope, filter, order, first: args.first ?? DEFAULT_PAGE_SIZE, after });
+  const page = await ctx.providerCalls.queryImages(region, {
+    scope,
+    filter,
+    order,
+    first: args.first ?? DEFAULT_PAGE_SIZE,
+    after,
+  });
   const edges = page.images.map((record) => ({
     cursor: encodeCursor(order, { value: sortValue(record, order.field), id: record.id }),
     node: { region, record },

@@ -18,8 +18,8 @@ function describedEnum<const V extends string>(name: string, description: string
   });
 }
 
-export const OrganizationRoleEnum = describedEnum('OrganizationRole', 'A caller\'s role in an organization.', {
-  READER: 'May list the organization\'s images.',
+export const OrganizationRoleEnum = describedEnum('OrganizationRole', "A caller's role in an organization.", {
+  READER: "May list the organization's images.",
   MEMBER: 'May also import and delete images and register or release their uses.',
   ADMIN: 'Same rights as MEMBER today.',
 });
@@ -75,13 +75,13 @@ export const GpuVendorEnum = describedEnum('GpuVendor', 'GPU vendor.', { NVIDIA:
 
 export const ImageSourceKindEnum = describedEnum('ImageSourceKind', 'How an image came to exist.', {
   IMPORT: 'Imported from a remote URL with importImage.',
-  SNAPSHOT: 'A snapshot of a server\'s disk.',
+  SNAPSHOT: "A snapshot of a server's disk.",
   PLATFORM: 'Provided by the platform operator.',
 });
 
 export const ImageScopeEnum = describedEnum('ImageScope', 'Which images a listing covers.', {
-  AVAILABLE: 'Public images plus the caller\'s organizations\' images.',
-  OWNED: 'Only images owned by the caller\'s (or the named) organizations.',
+  AVAILABLE: "Public images plus the caller's organizations' images.",
+  OWNED: "Only images owned by the caller's (or the named) organizations.",
 });
 
 export const ImageOrderFieldEnum = describedEnum('ImageOrderField', 'What images are sorted by.', {

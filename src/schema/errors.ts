@@ -29,9 +29,9 @@ const ErrorCodeEnum = builder.enumType('ErrorCode', {
     IMAGE_FETCH_FAILED: { description: 'The remote image could not be fetched.' },
     INVALID_INPUT: { description: 'The input failed validation; see issues.' },
     REGION_NOT_FOUND: { description: 'The region does not exist or the caller may not see it.' },
-    PERMISSION_DENIED: { description: 'The caller\'s role does not allow this.' },
+    PERMISSION_DENIED: { description: "The caller's role does not allow this." },
     IDEMPOTENCY_CONFLICT: { description: 'The idempotency key was used before with different input.' },
-    PROVIDER_UNAVAILABLE: { description: 'The region\'s image provider cannot be reached; retry later.' },
+    PROVIDER_UNAVAILABLE: { description: "The region's image provider cannot be reached; retry later." },
     IMAGE_IN_USE: { description: 'The image has registered uses.' },
     IMAGE_NOT_FOUND: { description: 'The image does not exist or the caller may not see it.' },
     IMAGE_NOT_OWNED: { description: 'The image belongs to the platform or another owner.' },
@@ -41,7 +41,7 @@ const ErrorCodeEnum = builder.enumType('ErrorCode', {
 });
 
 export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
-  description: 'A failure a client can act on, returned as a member of a mutation\'s result union.',
+  description: "A failure a client can act on, returned as a member of a mutation's result union.",
   fields: (t) => ({
     message: t.exposeString('message', { description: 'What went wrong, for people.' }),
     code: t.field({
@@ -53,7 +53,7 @@ export const ErrorInterface = builder.interfaceRef<DomainError>('Error').impleme
 });
 
 const DetectedFormatEnum = builder.enumType('DetectedFormat', {
-  description: 'What the format detector found in an image\'s first bytes.',
+  description: "What the format detector found in an image's first bytes.",
   values: Object.fromEntries(
     (
       [
@@ -120,7 +120,11 @@ builder.objectType(ImageFetchError, {
   fields: (t) => ({
     uri: t.exposeString('uri', { description: 'The URI as given.' }),
     reason: t.field({ type: FetchFailureReasonEnum, description: 'Why.', resolve: (e) => e.reason }),
-    httpStatus: t.int({ nullable: true, description: 'The remote server\'s HTTP status, when it answered.', resolve: (e) => e.httpStatus }),
+    httpStatus: t.int({
+      nullable: true,
+      description: "The remote server's HTTP status, when it answered.",
+      resolve: (e) => e.httpStatus,
+    }),
   }),
 });
 
@@ -142,7 +146,7 @@ builder.objectType(RegionNotFoundError, {
 
 builder.objectType(PermissionDeniedError, {
   name: 'PermissionDeniedError',
-  description: 'The caller\'s role does not allow this (e.g. a READER importing).',
+  description: "The caller's role does not allow this (e.g. a READER importing).",
   interfaces: [ErrorInterface],
 });
 
@@ -155,7 +159,7 @@ builder.objectType(IdempotencyConflictError, {
 
 builder.objectType(ProviderUnavailableError, {
   name: 'ProviderUnavailableError',
-  description: 'The region\'s image provider cannot be reached; retry later.',
+  description: "The region's image provider cannot be reached; retry later.",
   interfaces: [ErrorInterface],
   fields: (t) => ({ region: t.exposeID('region', { description: 'The region.' }) }),
 });
@@ -195,5 +199,7 @@ builder.objectType(QuotaExceededError, {
   name: 'QuotaExceededError',
   description: 'The organization already has as many imports running as it may (limits.importsPerOrganization).',
   interfaces: [ErrorInterface],
-  fields: (t) => ({ limit: t.exposeInt('limit', { description: 'Imports one organization may have PENDING or CREATING at once.' }) }),
+  fields: (t) => ({
+    limit: t.exposeInt('limit', { description: 'Imports one organization may have PENDING or CREATING at once.' }),
+  }),
 });

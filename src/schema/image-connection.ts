@@ -18,7 +18,10 @@ export function imageListArgs(arg: ArgBuilder<Types>) {
       description: `Page size, 0-${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); more is an INVALID_INPUT error.`,
       validate: PageSizeSchema,
     }),
-    after: arg.string({ description: 'Return images after this cursor (an endCursor of the same orderBy).', validate: CursorSchema }),
+    after: arg.string({
+      description: 'Return images after this cursor (an endCursor of the same orderBy).',
+      validate: CursorSchema,
+    }),
   };
 }
 
@@ -29,8 +32,14 @@ PageInfo.implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage', { description: 'Whether more images follow this page.' }),
     hasPreviousPage: t.exposeBoolean('hasPreviousPage', { description: 'Whether the page started after a cursor.' }),
-    startCursor: t.exposeString('startCursor', { nullable: true, description: 'Cursor of the first image; null for an empty page.' }),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'Cursor of the last image: pass it as `after` for the next page.' }),
+    startCursor: t.exposeString('startCursor', {
+      nullable: true,
+      description: 'Cursor of the first image; null for an empty page.',
+    }),
+    endCursor: t.exposeString('endCursor', {
+      nullable: true,
+      description: 'Cursor of the last image: pass it as `after` for the next page.',
+    }),
   }),
 });
 
@@ -50,7 +59,12 @@ ImageConnection.implement({
   description: 'A page of images.',
   fields: (t) => ({
     // The page's own field already multiplies by its size.
-    edges: t.field({ type: [ImageEdge], complexity: { field: 1, multiplier: 1 }, description: 'The images with their cursors.', resolve: (c) => c.edges }),
+    edges: t.field({
+      type: [ImageEdge],
+      complexity: { field: 1, multiplier: 1 },
+      description: 'The images with their cursors.',
+      resolve: (c) => c.edges,
+    }),
     nodes: t.field({
       type: [Image],
       complexity: { field: 1, multiplier: 1 },

@@ -19,9 +19,9 @@ const RegisterImageUseInput = builder.inputType('RegisterImageUseInput', {
   description: 'A consumer that starts using an image.',
   validate: ImageUseInputSchema,
   fields: (t) => ({
-    image: t.id({ required: true, description: 'The image\'s global ID.' }),
-    kind: t.string({ required: true, description: 'What uses it, e.g. server or cluster.'}),
-    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.'}),
+    image: t.id({ required: true, description: "The image's global ID." }),
+    kind: t.string({ required: true, description: 'What uses it, e.g. server or cluster.' }),
+    consumerId: t.string({ required: true, description: "Its ID in the consumer's own system." }),
     organization: t.id({ description: 'The organization holding the use; required for a PUBLIC image, ignored otherwise.' }),
   }),
 });
@@ -30,9 +30,9 @@ const ReleaseImageUseInput = builder.inputType('ReleaseImageUseInput', {
   description: 'A consumer that stops using an image.',
   validate: ImageUseInputSchema,
   fields: (t) => ({
-    image: t.id({ required: true, description: 'The image\'s global ID.' }),
-    kind: t.string({ required: true, description: 'What used it.'}),
-    consumerId: t.string({ required: true, description: 'Its ID in the consumer\'s own system.'}),
+    image: t.id({ required: true, description: "The image's global ID." }),
+    kind: t.string({ required: true, description: 'What used it.' }),
+    consumerId: t.string({ required: true, description: "Its ID in the consumer's own system." }),
     organization: t.id({
       description: 'For a PUBLIC image, whose use to release (default: every organization where the caller is MEMBER).',
     }),

@@ -8,7 +8,7 @@ ImageUseType.implement({
   description: 'A consumer holding an image in use; the image cannot be deleted while any exists.',
   fields: (t) => ({
     kind: t.exposeString('kind', { description: 'What kind of thing uses the image, e.g. server, cluster.' }),
-    consumerId: t.exposeString('consumerId', { description: 'Its ID in the consumer\'s own system.' }),
+    consumerId: t.exposeString('consumerId', { description: "Its ID in the consumer's own system." }),
     organization: t.field({
       type: Organization,
       nullable: true,

@@ -1,13 +1,7 @@
 import type { ImageModel } from '../resolvers/models.js';
 import { visibleUses } from '../resolvers/visible-uses.js';
 import { builder } from './builder.js';
-import {
-  ArchitectureEnum,
-  DiskFormatEnum,
-  ImageStatusEnum,
-  ImageVisibilityEnum,
-  VirtualizationEnum,
-} from './enums.js';
+import { ArchitectureEnum, DiskFormatEnum, ImageStatusEnum, ImageVisibilityEnum, VirtualizationEnum } from './enums.js';
 import { Checksum, GpuType, ImageSourceType, OperatingSystemType, SoftwareVersionType, TagType } from './image-metadata.js';
 import { ImageUseType } from './image-use.js';
 import { NodeInterface } from './node.js';
@@ -19,11 +13,11 @@ const GIB = 2 ** 30;
 export const Image = builder.objectRef<ImageModel>('Image');
 
 Image.implement({
-  description: 'A virtual-machine disk image stored at a region\'s image provider.',
+  description: "A virtual-machine disk image stored at a region's image provider.",
   interfaces: [NodeInterface],
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'record' in value,
   fields: (t) => ({
-    providerId: t.string({ description: 'The image\'s ID at its provider (e.g. the Glance UUID).', resolve: (i) => i.record.id }),
+    providerId: t.string({ description: "The image's ID at its provider (e.g. the Glance UUID).", resolve: (i) => i.record.id }),
     region: t.field({
       type: Region,
       description: 'The region the image lives in.',
@@ -38,9 +32,17 @@ Image.implement({
       description: 'Owning organization; null for a public (platform) image.',
       resolve: (i) => (i.record.organizationId ? { id: i.record.organizationId } : null),
     }),
-    visibility: t.field({ type: ImageVisibilityEnum, description: 'Who can see the image.', resolve: (i) => i.record.visibility }),
+    visibility: t.field({
+      type: ImageVisibilityEnum,
+      description: 'Who can see the image.',
+      resolve: (i) => i.record.visibility,
+    }),
     status: t.field({ type: ImageStatusEnum, description: 'Lifecycle status.', resolve: (i) => i.record.status }),
-    statusReason: t.string({ nullable: true, description: 'Why the image is FAILED, when it is.', resolve: (i) => i.record.statusReason }),
+    statusReason: t.string({
+      nullable: true,
+      description: 'Why the image is FAILED, when it is.',
+      resolve: (i) => i.record.statusReason,
+    }),
     diskFormat: t.field({ type: DiskFormatEnum, description: 'Format of the stored disk.', resolve: (i) => i.record.diskFormat }),
     sizeBytes: t.field({
       type: 'SafeInt',
@@ -54,9 +56,18 @@ Image.implement({
       // A raw disk's virtual size is its byte size.
       resolve: (i) => (i.record.sizeBytes === null ? null : Math.ceil(i.record.sizeBytes / GIB)),
     }),
-    checksum: t.field({ type: Checksum, nullable: true, description: 'Digest of the stored bytes; null until known.', resolve: (i) => i.record.checksum }),
+    checksum: t.field({
+      type: Checksum,
+      nullable: true,
+      description: 'Digest of the stored bytes; null until known.',
+      resolve: (i) => i.record.checksum,
+    }),
     architecture: t.field({ type: ArchitectureEnum, description: 'CPU architecture.', resolve: (i) => i.record.architecture }),
-    virtualization: t.field({ type: VirtualizationEnum, description: 'Where the image may run.', resolve: (i) => i.record.virtualization }),
+    virtualization: t.field({
+      type: VirtualizationEnum,
+      description: 'Where the image may run.',
+      resolve: (i) => i.record.virtualization,
+    }),
     os: t.field({ type: OperatingSystemType, description: 'Installed operating system.', resolve: (i) => i.record.os }),
     gpu: t.field({ type: GpuType, nullable: true, description: 'GPU drivers installed, if any.', resolve: (i) => i.record.gpu }),
     softwareVersions: t.field({

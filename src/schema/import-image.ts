@@ -68,7 +68,10 @@ export const ImportImageInputSchema = z
     uri: z.string().max(2048).refine(isImportableUrl, 'must be an absolute http(s) URL without user info'),
     os: z.looseObject({ version: Text(64), variant: Text(64).nullish(), codename: Text(64).nullish() }),
     gpu: z.looseObject({ driver: Text(64), models: z.array(Text(64)).max(16) }).nullish(),
-    softwareVersions: z.array(z.object({ name: Text(63), version: Text(255) })).max(32).nullish(),
+    softwareVersions: z
+      .array(z.object({ name: Text(63), version: Text(255) }))
+      .max(32)
+      .nullish(),
     tags: z
       .array(
         z.object({

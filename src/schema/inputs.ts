@@ -36,7 +36,7 @@ export const ImageFilter = builder.inputType('ImageFilter', {
     scope: t.field({
       type: ImageScopeEnum,
       description:
-        'AVAILABLE (default): public images plus the caller\'s organizations\' images. OWNED: only the organizations\' own.',
+        "AVAILABLE (default): public images plus the caller's organizations' images. OWNED: only the organizations' own.",
     }),
     organizations: t.idList({
       description: 'Restrict to these organizations (each must be one the caller may read; others are ignored).',

@@ -15,15 +15,18 @@ Organization.implement({
     role: t.field({
       type: OrganizationRoleEnum,
       nullable: true,
-      description: 'The caller\'s role in it; null when the caller is not a member (platform admins).',
+      description: "The caller's role in it; null when the caller is not a member (platform admins).",
       resolve: (org, _args, ctx) => roleIn(ctx.principal, org.id),
     }),
     images: t.field({
       type: ImageConnection,
       description:
         'Images this organization owns in one region (empty unless the caller may read the organization). ' +
-        'The filter\'s scope and organizations are ignored here.',
-      args: { region: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }), ...imageListArgs(t.arg) },
+        "The filter's scope and organizations are ignored here.",
+      args: {
+        region: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }),
+        ...imageListArgs(t.arg),
+      },
       complexity: pageComplexity,
       resolve: (org, { region, ...args }, ctx) => listImages(ctx, region, args, org.id),
     }),

@@ -46,7 +46,10 @@ builder.queryFields((t) => ({
   images: t.field({
     type: ImageConnection,
     description: 'Images in one region visible to the caller. Raises REGION_NOT_FOUND for a region the caller may not see.',
-    args: { region: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }), ...imageListArgs(t.arg) },
+    args: {
+      region: t.arg.id({ required: true, description: 'Region slug.', validate: RegionIdArgSchema }),
+      ...imageListArgs(t.arg),
+    },
     complexity: pageComplexity,
     resolve: (_root, { region, ...args }, ctx) => listImages(ctx, region, args),
   }),

@@ -7,7 +7,7 @@ export const Viewer = builder.objectRef<Principal>('Viewer');
 Viewer.implement({
   description: 'The authenticated caller.',
   fields: (t) => ({
-    subject: t.exposeString('subject', { description: 'The caller\'s subject (user or client ID).' }),
+    subject: t.exposeString('subject', { description: "The caller's subject (user or client ID)." }),
     platformAdmin: t.exposeBoolean('platformAdmin', {
       description: 'Whether the caller administers the platform: sees every region and image, manages public images.',
     }),

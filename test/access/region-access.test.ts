@@ -14,7 +14,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
 
   beforeAll(async () => {
     server = await startTestServer({
-      regions: [{ id: 'alpha' }, { id: 'beta' }, { id: 'gamma', organizations: ['acme'] }].map((region) => ({ ...region, provider: kind })),
+      regions: [{ id: 'alpha' }, { id: 'beta' }, { id: 'gamma', organizations: ['acme'] }].map((region) => ({
+        ...region,
+        provider: kind,
+      })),
       callers: [ACME, GLOBEX, ADMIN],
     });
     for (const region of ['alpha', 'beta', 'gamma']) {
@@ -34,7 +37,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         await Promise.all(
           ['alpha', 'beta', 'gamma'].flatMap((region) =>
             ['queryImages', 'countImages', 'getImages'].map(
-              async (operation) => [`${region}.${operation}`, await server.metric('imagegraph_provider_calls_total', { region, operation })] as const,
+              async (operation) =>
+                [
+                  `${region}.${operation}`,
+                  await server.metric('imagegraph_provider_calls_total', { region, operation }),
+                ] as const,
             ),
           ),
         ),
@@ -61,14 +68,59 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const alpha = images.get('alpha')!;
       const query = /* GraphQL */ `
         query ($a: ID!, $b: ID!) {
-          a: images(region: "alpha") { totalCount nodes { name region { id } } }
-          b: images(region: "beta") { nodes { region { name } } }
-          c: images(region: "gamma") { nodes { id } }
-          again: images(region: "alpha") { nodes { id } }
-          regions { id images { totalCount nodes { id region { id } } } }
-          one: node(id: $a) { id }
-          two: node(id: $b) { id }
-          viewer { organizations { images(region: "beta") { nodes { id } } } }
+          a: images(region: "alpha") {
+            totalCount
+            nodes {
+              name
+              region {
+                id
+              }
+            }
+          }
+          b: images(region: "beta") {
+            nodes {
+              region {
+                name
+              }
+            }
+          }
+          c: images(region: "gamma") {
+            nodes {
+              id
+            }
+          }
+          again: images(region: "alpha") {
+            nodes {
+              id
+            }
+          }
+          regions {
+            id
+            images {
+              totalCount
+              nodes {
+                id
+                region {
+                  id
+                }
+              }
+            }
+          }
+          one: node(id: $a) {
+            id
+          }
+          two: node(id: $b) {
+            id
+          }
+          viewer {
+            organizations {
+              images(region: "beta") {
+                nodes {
+                  id
+                }
+              }
+            }
+          }
         }
       `;
       const { result, batches, keys, providerCalls } = await measured(query, ACME.token, {
@@ -112,10 +164,13 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(lookups.data).toEqual({ hidden: null, missing: null, regions: [{ id: 'alpha' }, { id: 'beta' }] });
     });
 
-    it('shows a restricted region to its organization\'s members and to platform admins', async () => {
+    it("shows a restricted region to its organization's members and to platform admins", async () => {
       for (const caller of [ACME, ADMIN]) {
         const result = await server.gql('{ region(id: "gamma") { id provider } regions { id } }', undefined, caller.token);
-        expect(result.data).toEqual({ region: { id: 'gamma', provider: isOpenStack(kind) ? 'OPENSTACK' : 'LOCAL' }, regions: [{ id: 'alpha' }, { id: 'beta' }, { id: 'gamma' }] });
+        expect(result.data).toEqual({
+          region: { id: 'gamma', provider: isOpenStack(kind) ? 'OPENSTACK' : 'LOCAL' },
+          regions: [{ id: 'alpha' }, { id: 'beta' }, { id: 'gamma' }],
+        });
       }
     });
 
@@ -145,13 +200,18 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       });
     });
 
-    it('lists an organization\'s images only for callers who may read it', async () => {
-      const query = '{ viewer { organizations { id role images(region: "alpha") { totalCount nodes { organization { id } } } } } }';
-      const result = await server.gql<{ viewer: { organizations: { id: string; role: string; images: { totalCount: number | null; nodes: { organization: { id: string } }[] } }[] } }>(
-        query,
-        undefined,
-        ACME.token,
-      );
+    it("lists an organization's images only for callers who may read it", async () => {
+      const query =
+        '{ viewer { organizations { id role images(region: "alpha") { totalCount nodes { organization { id } } } } } }';
+      const result = await server.gql<{
+        viewer: {
+          organizations: {
+            id: string;
+            role: string;
+            images: { totalCount: number | null; nodes: { organization: { id: string } }[] };
+          }[];
+        };
+      }>(query, undefined, ACME.token);
       const [acme] = result.data!.viewer.organizations;
       expect(acme!.role).toBe('MEMBER');
       // Glance cannot count cheaply: totalCount is null there.

@@ -80,10 +80,9 @@ describe('HTTP authentication', () => {
   });
 
   it('refuses a GET query without a token', async () => {
-    const response = await server.app.yoga.fetch(
-      `http://imagegraph.test/graphql?query=${encodeURIComponent(VIEWER_QUERY)}`,
-      { headers: { accept: 'application/json' } },
-    );
+    const response = await server.app.yoga.fetch(`http://imagegraph.test/graphql?query=${encodeURIComponent(VIEWER_QUERY)}`, {
+      headers: { accept: 'application/json' },
+    });
 
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Bearer');

@@ -162,7 +162,10 @@ describe('JwtAuthenticator rejecting a token', () => {
   const rejected: [string, () => Promise<Request>][] = [
     ['no Authorization header', async () => new Request('http://imagegraph.test/graphql')],
     ['a Basic credential', async () => new Request('http://imagegraph.test/graphql', { headers: { authorization: 'Basic x' } })],
-    ['a Bearer scheme without a token', async () => new Request('http://imagegraph.test/graphql', { headers: { authorization: 'Bearer' } })],
+    [
+      'a Bearer scheme without a token',
+      async () => new Request('http://imagegraph.test/graphql', { headers: { authorization: 'Bearer' } }),
+    ],
     ['a bearer token that is not a JWT', async () => bearer('not-a-jwt')],
     ['a wrong issuer', async () => bearer(await token({}, { issuer: 'https://evil.example.test' }))],
     ['a wrong audience', async () => bearer(await token({}, { audience: 'some-other-api' }))],
@@ -173,7 +176,9 @@ describe('JwtAuthenticator rejecting a token', () => {
       'a tampered payload',
       async () => {
         const [header, , signature] = (await token()).split('.');
-        const payload = Buffer.from(JSON.stringify({ sub: 'root', iss: ISSUER, aud: AUDIENCE, platform_admin: true })).toString('base64url');
+        const payload = Buffer.from(JSON.stringify({ sub: 'root', iss: ISSUER, aud: AUDIENCE, platform_admin: true })).toString(
+          'base64url',
+        );
         return bearer(`${header}.${payload}.${signature}`);
       },
     ],
@@ -185,7 +190,14 @@ describe('JwtAuthenticator rejecting a token', () => {
     [
       'an unsigned token (alg none)',
       async () =>
-        bearer(new UnsecuredJWT({ platform_admin: true }).setSubject('user-42').setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').encode()),
+        bearer(
+          new UnsecuredJWT({ platform_admin: true })
+            .setSubject('user-42')
+            .setIssuer(ISSUER)
+            .setAudience(AUDIENCE)
+            .setExpirationTime('5m')
+            .encode(),
+        ),
     ],
     ['a token without a subject', async () => bearer(await token({}, { subject: null }))],
     ['organizations that are a string', async () => bearer(await token({ organizations: 'acme' }))],

@@ -61,7 +61,14 @@ const junkValue = fc.oneof(
   fc.string({ maxLength: 20 }).map((text) => JSON.stringify(text)),
 );
 
-const IDS = ['"alpha"', '"lab"', '"acme"', '"globex"', `"${MARKER}"`, `"${Buffer.from('Image:alpha:00000000-0000-4000-8000-00000000dead').toString('base64url')}"`];
+const IDS = [
+  '"alpha"',
+  '"lab"',
+  '"acme"',
+  '"globex"',
+  `"${MARKER}"`,
+  `"${Buffer.from('Image:alpha:00000000-0000-4000-8000-00000000dead').toString('base64url')}"`,
+];
 
 /** A literal that fits the scalar most of the time. */
 function scalarValue(name: string): fc.Arbitrary<string> {
@@ -70,18 +77,27 @@ function scalarValue(name: string): fc.Arbitrary<string> {
     SafeInt: fc.integer({ min: 0, max: 2 ** 40 }).map(String),
     Boolean: fc.boolean().map(String),
     ID: fc.constantFrom(...IDS),
-    String: fc.oneof(fc.constantFrom(...IDS, '"server"', '"vm-1"', '"24.04"'), fc.string({ maxLength: 12 }).map((text) => JSON.stringify(text))),
-    DateTime: fc.date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true }).map((d) => `"${d.toISOString()}"`),
+    String: fc.oneof(
+      fc.constantFrom(...IDS, '"server"', '"vm-1"', '"24.04"'),
+      fc.string({ maxLength: 12 }).map((text) => JSON.stringify(text)),
+    ),
+    DateTime: fc
+      .date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true })
+      .map((d) => `"${d.toISOString()}"`),
   };
   return fc.oneof({ arbitrary: fitting[name] ?? junkValue, weight: 30 }, { arbitrary: junkValue, weight: 1 });
 }
 
 function valueFor(type: GraphQLInputType, depth: number): fc.Arbitrary<string> {
   const inner = isNonNullType(type) ? type.ofType : type;
-  if (isListType(inner)) return fc.array(valueFor(inner.ofType, depth + 1), { maxLength: 3 }).map((items) => `[${items.join(', ')}]`);
+  if (isListType(inner))
+    return fc.array(valueFor(inner.ofType, depth + 1), { maxLength: 3 }).map((items) => `[${items.join(', ')}]`);
   const named = getNamedType(type);
   if (isEnumType(named)) {
-    return fc.oneof({ arbitrary: fc.constantFrom(...named.getValues().map((v) => v.name)), weight: 30 }, { arbitrary: junkValue, weight: 1 });
+    return fc.oneof(
+      { arbitrary: fc.constantFrom(...named.getValues().map((v) => v.name)), weight: 30 },
+      { arbitrary: junkValue, weight: 1 },
+    );
   }
   if (isInputObjectType(named)) {
     if (depth >= 3) return fc.constant('{}');
@@ -90,7 +106,9 @@ function valueFor(type: GraphQLInputType, depth: number): fc.Arbitrary<string> {
     const optional = fields.filter((field) => !required.includes(field));
     return fc
       .subarray(optional, { maxLength: Math.min(3, optional.length) })
-      .chain((chosen) => fc.tuple(...[...required, ...chosen].map((f) => valueFor(f.type, depth + 1).map((v) => `${f.name}: ${v}`))))
+      .chain((chosen) =>
+        fc.tuple(...[...required, ...chosen].map((f) => valueFor(f.type, depth + 1).map((v) => `${f.name}: ${v}`))),
+      )
       .map((parts) => `{ ${parts.join(', ')} }`);
   }
   return isScalarType(named) ? scalarValue(named.name) : junkValue;
@@ -112,9 +130,7 @@ function selection(type: GraphQLObjectType, depth: number): fc.Arbitrary<string>
       .map((parts) => (parts.length ? `(${parts.join(', ')})` : ''));
     // Fields with arguments always get an alias of their own: two of them under one name with other
     // arguments would only meet GraphQL's field-merging rule, over and over.
-    const alias = fc
-      .tuple(fc.boolean(), fc.nat(1_000_000))
-      .map(([aliased, n]) => (aliased || f.args.length ? `a${n}: ` : ''));
+    const alias = fc.tuple(fc.boolean(), fc.nat(1_000_000)).map(([aliased, n]) => (aliased || f.args.length ? `a${n}: ` : ''));
     let sub: fc.Arbitrary<string> = fc.constant('');
     if (isObjectType(named) || isInterfaceType(named) || isUnionType(named)) {
       if (depth >= 6) sub = fc.constant('{ __typename }');
@@ -136,7 +152,8 @@ const operation = fc.oneof(
   selection(schema.getMutationType()!, 0).map((s) => `mutation M { ${s} }`),
   selection(schema.getSubscriptionType()!, 0).map((s) => `subscription S { ${s} }`),
   selection(schema.getQueryType()!, 0).map(
-    (s) => `query V($first: Int = 5, $r: ID! = "alpha", $f: ImageFilter) { v: images(region: $r, first: $first, filter: $f) { nodes { id name } } ${s} }`,
+    (s) =>
+      `query V($first: Int = 5, $r: ID! = "alpha", $f: ImageFilter) { v: images(region: $r, first: $first, filter: $f) { nodes { id name } } ${s} }`,
   ),
 );
 
@@ -144,9 +161,16 @@ const operation = fc.oneof(
 const mutated = fc
   .tuple(
     operation,
-    fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom('{', '}', '(', ')', '$', '"', ':', '...', '@', '#', '\\u0000', MARKER)), {
-      maxLength: 5,
-    }),
+    fc.array(
+      fc.tuple(
+        fc.nat(),
+        fc.constantFrom('insert', 'delete', 'replace'),
+        fc.constantFrom('{', '}', '(', ')', '$', '"', ':', '...', '@', '#', '\\u0000', MARKER),
+      ),
+      {
+        maxLength: 5,
+      },
+    ),
   )
   .map(([doc, edits]) =>
     edits.reduce((text, [at, kind, piece]) => {
@@ -160,7 +184,14 @@ const mutated = fc
 const variables = fc.oneof(
   { arbitrary: fc.constant(undefined), weight: 4 },
   { arbitrary: fc.record({ first: fc.integer({ min: 0, max: 100 }), r: fc.constantFrom('alpha', 'lab') }), weight: 2 },
-  { arbitrary: fc.dictionary(fc.constantFrom('first', 'r', 'f', 'id', MARKER), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(MARKER)), { maxKeys: 3 }), weight: 1 },
+  {
+    arbitrary: fc.dictionary(
+      fc.constantFrom('first', 'r', 'f', 'id', MARKER),
+      fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(MARKER)),
+      { maxKeys: 3 },
+    ),
+    weight: 1,
+  },
   { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 },
 );
 
@@ -177,7 +208,11 @@ interface FuzzRequest {
 
 const graphqlBody = fc
   .record({
-    query: fc.oneof({ arbitrary: operation, weight: 6 }, { arbitrary: mutated, weight: 2 }, { arbitrary: fc.string({ maxLength: 40 }), weight: 1 }),
+    query: fc.oneof(
+      { arbitrary: operation, weight: 6 },
+      { arbitrary: mutated, weight: 2 },
+      { arbitrary: fc.string({ maxLength: 40 }), weight: 1 },
+    ),
     variables,
     operationName: fc.option(fc.constantFrom('Q', 'M', 'S', 'V', MARKER), { freq: 10 }),
   })
@@ -192,12 +227,28 @@ const junkBody = fc.oneof(
 );
 
 /** Mostly what a client sends (so that most cases reach execution), sometimes anything at all. */
-const often = <T,>(usual: T, ...others: T[]) => fc.oneof({ arbitrary: fc.constant(usual), weight: 6 }, { arbitrary: fc.constantFrom(...others), weight: 1 });
+const often = <T>(usual: T, ...others: T[]) =>
+  fc.oneof({ arbitrary: fc.constant(usual), weight: 6 }, { arbitrary: fc.constantFrom(...others), weight: 1 });
 
 const request: fc.Arbitrary<FuzzRequest> = fc.record({
   method: often('POST', 'GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
-  contentType: often<string | undefined>('application/json', 'application/graphql+json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined, 'application/json; charset=latin1'),
-  accept: often<string | undefined>(undefined, 'application/json', 'text/event-stream', 'application/graphql-response+json', 'text/html', '*/*'),
+  contentType: often<string | undefined>(
+    'application/json',
+    'application/graphql+json',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    undefined,
+    'application/json; charset=latin1',
+  ),
+  accept: often<string | undefined>(
+    undefined,
+    'application/json',
+    'text/event-stream',
+    'application/graphql-response+json',
+    'text/html',
+    '*/*',
+  ),
   token: often<string | undefined>(READER.token, undefined, 'not-a-token', MARKER),
   body: fc.oneof({ arbitrary: graphqlBody, weight: 6 }, { arbitrary: junkBody, weight: 1 }),
   query: fc.option(fc.oneof(operation, mutated).map((q) => `query=${encodeURIComponent(q)}`)),
@@ -219,19 +270,25 @@ describe('fuzzing the HTTP API', () => {
     if (req.accept) headers.accept = req.accept;
     if (req.token) headers.authorization = `Bearer ${req.token}`;
     const withBody = req.method !== 'GET' && req.method !== 'OPTIONS';
-    const response = await server.app.yoga.fetch(`http://imagegraph.test/graphql${req.query && !withBody ? `?${req.query}` : ''}`, {
-      method: req.method,
-      headers,
-      body: withBody ? req.body : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
+    const response = await server.app.yoga.fetch(
+      `http://imagegraph.test/graphql${req.query && !withBody ? `?${req.query}` : ''}`,
+      {
+        method: req.method,
+        headers,
+        body: withBody ? req.body : undefined,
+        signal: AbortSignal.timeout(10_000),
+      },
+    );
     // Streams (subscriptions) are read for a moment only: their first events tell what the checks need.
     const reader = response.body?.getReader();
     let text = '';
     if (reader) {
       const until = Date.now() + 1_000;
       while (Date.now() < until) {
-        const chunk = await Promise.race([reader.read(), new Promise<null>((resolve) => setTimeout(() => resolve(null), until - Date.now()))]);
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), until - Date.now())),
+        ]);
         if (!chunk || chunk.done) break;
         text += new TextDecoder().decode(chunk.value);
       }
@@ -240,22 +297,31 @@ describe('fuzzing the HTTP API', () => {
     return { status: response.status, text };
   }
 
-  it(`answers ${RUNS} arbitrary requests without a 5xx, an echo or an internal detail`, async () => {
-    const outcomes = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(request, async (req) => {
-        const { status, text } = await send(req);
-        const outcome = /"data":\{/.test(text) ? 'executed' : `${status} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`.trim();
-        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        expect(status, text.slice(0, 500)).toBeLessThan(500);
-        expect(text.length).toBeLessThan(64 * 1024);
-        for (let at = 0; at + 64 <= MARKER.length; at += 64) expect(text).not.toContain(MARKER.slice(at, at + 64));
-        expect(text).not.toMatch(INTERNAL);
-        for (const code of text.matchAll(/"code":"([A-Z_]+)"/g)) expect(KNOWN_CODES, text.slice(0, 500)).toContain(code[1]);
-      }),
-      { numRuns: RUNS, seed: SEED },
-    );
-    // What the cases came to, so that a run shows how deep it went (how many reached execution).
-    process.stdout.write(`${[...outcomes].sort((a, b) => b[1] - a[1]).map(([outcome, count]) => `${count} ${outcome}`).join('\n')}\n`);
-  }, Math.max(60_000, RUNS * 300));
+  it(
+    `answers ${RUNS} arbitrary requests without a 5xx, an echo or an internal detail`,
+    async () => {
+      const outcomes = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(request, async (req) => {
+          const { status, text } = await send(req);
+          const outcome = /"data":\{/.test(text) ? 'executed' : `${status} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`.trim();
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+          expect(status, text.slice(0, 500)).toBeLessThan(500);
+          expect(text.length).toBeLessThan(64 * 1024);
+          for (let at = 0; at + 64 <= MARKER.length; at += 64) expect(text).not.toContain(MARKER.slice(at, at + 64));
+          expect(text).not.toMatch(INTERNAL);
+          for (const code of text.matchAll(/"code":"([A-Z_]+)"/g)) expect(KNOWN_CODES, text.slice(0, 500)).toContain(code[1]);
+        }),
+        { numRuns: RUNS, seed: SEED },
+      );
+      // What the cases came to, so that a run shows how deep it went (how many reached execution).
+      process.stdout.write(
+        `${[...outcomes]
+          .sort((a, b) => b[1] - a[1])
+          .map(([outcome, count]) => `${count} ${outcome}`)
+          .join('\n')}\n`,
+      );
+    },
+    Math.max(60_000, RUNS * 300),
+  );
 });

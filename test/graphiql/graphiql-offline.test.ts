@@ -124,7 +124,10 @@ describe.skipIf(!existsSync(CHROMIUM))(`GraphiQL offline (needs ${CHROMIUM}: apt
     for (const file of ['editor.worker.bundle.js', 'json.worker.bundle.js', 'graphql.worker..bundle.js']) {
       await expect.poll(() => workers, { timeout: 10_000, message: `worker ${file}` }).toContain(assets + file);
     }
-    expect(workers.filter((worker) => !worker.startsWith(assets)), 'workers from elsewhere').toEqual([]);
+    expect(
+      workers.filter((worker) => !worker.startsWith(assets)),
+      'workers from elsewhere',
+    ).toEqual([]);
 
     expect(foreign, `requests to other hosts; all requests:\n${requests.join('\n')}`).toEqual([]);
     expect(failures, 'failed requests to the server').toEqual([]);

@@ -301,7 +301,9 @@ describe('HTTP and transport failures', () => {
 
   it('connection refused (a closed port) -> CONNECTION_FAILED', async () => {
     const port = await closedPort();
-    const { error, ms } = await rejection(() => makeFetcher({ allowedHosts: [`127.0.0.1:${port}`] }).open(`http://127.0.0.1:${port}/`));
+    const { error, ms } = await rejection(() =>
+      makeFetcher({ allowedHosts: [`127.0.0.1:${port}`] }).open(`http://127.0.0.1:${port}/`),
+    );
     expectReason(error, 'CONNECTION_FAILED');
     expect(ms).toBeLessThan(2_000);
   });
@@ -342,7 +344,7 @@ describe('HTTP and transport failures', () => {
     expect(mapped.uri).toBe(uri);
   });
 
-  it('a timeout or abort from the caller\'s signal -> TIMEOUT', async () => {
+  it("a timeout or abort from the caller's signal -> TIMEOUT", async () => {
     const server = await startServer(() => undefined);
     const fetcher = makeFetcher({ allowedHosts: [server.hostPort] });
     const { error, ms } = await rejection(() => fetcher.open(`${server.origin}/`, { signal: AbortSignal.timeout(300) }));
@@ -427,9 +429,21 @@ describe('https', () => {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
       ],
       { stdio: 'pipe' },
     );

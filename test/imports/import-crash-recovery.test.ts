@@ -65,7 +65,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 /** Dev mode (every request a platform admin) on loopback, one local region in the temp dir. */
 function writeConfig(): string {
   const file = join(dir, 'imagegraph.yaml');
@@ -120,7 +119,13 @@ async function startImport(run: Run, uri: string): Promise<ImageView> {
       importImage(input: $input) { __typename ... on Error { message } ... on ImportImagePayload { image { ${FIELDS} } } }
     }`,
     {
-      input: { region: 'local', organization: 'acme', name: 'big-disk', uri, os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' } },
+      input: {
+        region: 'local',
+        organization: 'acme',
+        name: 'big-disk',
+        uri,
+        os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+      },
     },
   );
   expect(data.importImage.__typename, JSON.stringify(data)).toBe('ImportImagePayload');
@@ -129,7 +134,9 @@ async function startImport(run: Run, uri: string): Promise<ImageView> {
 }
 
 async function imageOf(run: Run, id: string): Promise<ImageView> {
-  const data = await gql<{ node: ImageView | null }>(run, `query($id: ID!) { node(id: $id) { ... on Image { ${FIELDS} } } }`, { id });
+  const data = await gql<{ node: ImageView | null }>(run, `query($id: ID!) { node(id: $id) { ... on Image { ${FIELDS} } } }`, {
+    id,
+  });
   expect(data.node).not.toBeNull();
   return data.node!;
 }
@@ -192,7 +199,12 @@ describe('an import interrupted by kill -9', () => {
     const seen = await follow(run, image.id, (i) => i.status === 'READY' || i.status === 'FAILED');
 
     const final = seen.at(-1)!;
-    expect(final).toMatchObject({ status: 'READY', statusReason: null, sizeBytes: BIG, checksum: { algorithm: 'sha256', value: diskSha256 } });
+    expect(final).toMatchObject({
+      status: 'READY',
+      statusReason: null,
+      sizeBytes: BIG,
+      checksum: { algorithm: 'sha256', value: diskSha256 },
+    });
     // Never READY with another size or checksum on the way, never FAILED.
     for (const state of seen) {
       expect(['PENDING', 'CREATING', 'READY']).toContain(state.status);

@@ -14,9 +14,19 @@ const IMPORT = /* GraphQL */ `
   mutation ($input: ImportImageInput!) {
     importImage(input: $input) {
       __typename
-      ... on Error { code message }
-      ... on QuotaExceededError { limit }
-      ... on ImportImagePayload { image { id status } }
+      ... on Error {
+        code
+        message
+      }
+      ... on QuotaExceededError {
+        limit
+      }
+      ... on ImportImagePayload {
+        image {
+          id
+          status
+        }
+      }
     }
   }
 `;
@@ -81,7 +91,8 @@ describe.each(providerKinds().filter((kind) => kind !== 'openstack-keystone'))('
   const settled = async (id: string, token: string, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const image = (await server!.gql<{ node: { status: string; statusReason: string | null } }>(STATUS, { id }, token)).data!.node;
+      const image = (await server!.gql<{ node: { status: string; statusReason: string | null } }>(STATUS, { id }, token)).data!
+        .node;
       if (image.status === 'READY' || image.status === 'FAILED') return image;
       if (Date.now() > deadline) throw new Error(`still ${image.status} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -12,7 +12,14 @@ import { ImageFetchError, UnsupportedImageFormatError } from '../../src/errors.j
 import { PEEK_BYTES } from '../../src/imports/formats/index.js';
 import { GuardedFetcher } from '../../src/imports/guarded-fetch.js';
 import { peekImage } from '../../src/imports/peek-image.js';
-import { closeAllServers, installTripwire, rejection, startServer, type LoopbackServer, type Tripwire } from './loopback-harness.js';
+import {
+  closeAllServers,
+  installTripwire,
+  rejection,
+  startServer,
+  type LoopbackServer,
+  type Tripwire,
+} from './loopback-harness.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -116,7 +123,10 @@ describe('peekImage', () => {
     const started = performance.now();
     await expect(peekImage(fetcherFor(server), `${server.origin}/big.raw`, { maxSizeBytes: GiB })).resolves.toBeUndefined();
     expect(performance.now() - started).toBeLessThan(2_000);
-    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the server never saw the close')), 2_000))]);
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the server never saw the close')), 2_000)),
+    ]);
     expect(finished).toBe(false);
     // Kernel socket buffers on both ends let a few MiB through before the close lands; never the 64 MiB.
     expect(handedOver).toBeLessThan(8 * MiB);

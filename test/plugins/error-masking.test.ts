@@ -19,7 +19,13 @@ async function serverWithCapturedLogs() {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>));
+      lines.push(
+        ...chunk
+          .toString()
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      );
       done();
     },
   });
@@ -47,7 +53,7 @@ describe('error masking', () => {
     expect(JSON.stringify(logged)).toMatch(/database connection is not open/);
   });
 
-  it('keeps a domain error\'s message and code, logging it at no level above debug', async () => {
+  it("keeps a domain error's message and code, logging it at no level above debug", async () => {
     const logs = await serverWithCapturedLogs();
     const response = await app.yoga.fetch('http://imagegraph.test/graphql', {
       method: 'POST',
@@ -62,7 +68,7 @@ describe('error masking', () => {
     expect(logs.filter((line) => (line.level as number) >= 40)).toEqual([]);
   });
 
-  it('passes GraphQL\'s own syntax and validation errors through unmasked', async () => {
+  it("passes GraphQL's own syntax and validation errors through unmasked", async () => {
     await serverWithCapturedLogs();
     const post = (query: string) =>
       app.yoga.fetch('http://imagegraph.test/graphql', {

@@ -82,7 +82,10 @@ describe('query limits', () => {
   });
 
   it('survives a fragment bomb: fragments spread into each other are measured once each', async () => {
-    const fragments = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} viewer { subject } }`);
+    const fragments = Array.from(
+      { length: 40 },
+      (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} viewer { subject } }`,
+    );
     const query = `{ ...F0 } ${fragments.join(' ')} fragment F40 on Query { regions { id } }`;
     const started = performance.now();
     const result = await server.gql(query, {}, READER.token);

@@ -25,7 +25,10 @@ beforeEach(async () => {
   imageId = encodeImageId('local', image.id);
   const captured = capturedLogs();
   lines = captured.lines;
-  const config = parseConfig({ limits: { maxBodyBytes: 64 * 1024 }, regions: [{ id: 'local', name: 'Local', provider: { type: 'local', dataDir: join(dir, 'local') } }] });
+  const config = parseConfig({
+    limits: { maxBodyBytes: 64 * 1024 },
+    regions: [{ id: 'local', name: 'Local', provider: { type: 'local', dataDir: join(dir, 'local') } }],
+  });
   app = await createImagegraph(config, { logger: captured.logger });
 });
 afterEach(async () => {
@@ -37,7 +40,10 @@ const post = (body: BodyInit, contentType?: string, init: RequestInit = {}) =>
   app.yoga.fetch(URL_, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body, ...init });
 
 async function stillThere(): Promise<boolean> {
-  const response = await post(JSON.stringify({ query: 'query ($id: ID!) { node(id: $id) { id } }', variables: { id: imageId } }), 'application/json');
+  const response = await post(
+    JSON.stringify({ query: 'query ($id: ID!) { node(id: $id) { id } }', variables: { id: imageId } }),
+    'application/json',
+  );
   return ((await response.json()) as { data: { node: unknown } }).data.node !== null;
 }
 
@@ -48,7 +54,9 @@ describe('what a web page can send to a dev server', () => {
     const response = await post(new URLSearchParams({ query: DELETE() }).toString(), 'application/x-www-form-urlencoded');
 
     expect(response.status).toBe(415);
-    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+      'BAD_REQUEST',
+    );
     expect(await stillThere()).toBe(true);
   });
 
@@ -62,7 +70,9 @@ describe('what a web page can send to a dev server', () => {
   });
 
   it('never runs a mutation sent with GET', async () => {
-    const response = await app.yoga.fetch(`${URL_}?query=${encodeURIComponent(DELETE())}`, { headers: { accept: 'application/json' } });
+    const response = await app.yoga.fetch(`${URL_}?query=${encodeURIComponent(DELETE())}`, {
+      headers: { accept: 'application/json' },
+    });
 
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/only perform a mutation operation from a POST request/);
@@ -71,7 +81,9 @@ describe('what a web page can send to a dev server', () => {
 
   it('runs the same mutation sent as application/json (which a page cannot send cross-site without CORS)', async () => {
     const response = await post(JSON.stringify({ query: DELETE() }), 'application/json; charset=utf-8');
-    expect(((await response.json()) as { data: { deleteImage: { __typename: string } } }).data.deleteImage.__typename).toBe('DeleteImagePayload');
+    expect(((await response.json()) as { data: { deleteImage: { __typename: string } } }).data.deleteImage.__typename).toBe(
+      'DeleteImagePayload',
+    );
     expect(await stillThere()).toBe(false);
   });
 });
@@ -104,7 +116,9 @@ describe('request bodies', () => {
     const text = await response.text();
 
     expect(response.status).toBe(400);
-    expect(JSON.parse(text)).toEqual({ errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+    expect(JSON.parse(text)).toEqual({
+      errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }],
+    });
     expect(loud(lines)).toEqual([]);
   });
 
@@ -118,7 +132,10 @@ describe('request bodies', () => {
   it('answers a variable of the wrong type with 400 BAD_USER_INPUT, without its value, and no error log', async () => {
     const first = `ten${'0'.repeat(50_000)}`;
     const response = await post(
-      JSON.stringify({ query: 'query ($first: Int) { images(region: "local", first: $first) { nodes { id } } }', variables: { first } }),
+      JSON.stringify({
+        query: 'query ($first: Int) { images(region: "local", first: $first) { nodes { id } } }',
+        variables: { first },
+      }),
       'application/json',
     );
     const text = await response.text();

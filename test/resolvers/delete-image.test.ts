@@ -23,25 +23,64 @@ const DELETE = /* GraphQL */ `
   mutation Delete($id: ID!) {
     deleteImage(input: { id: $id }) {
       __typename
-      ... on Error { message code }
-      ... on DeleteImagePayload { deletedImageId }
-      ... on ImageNotFoundError { id }
-      ... on RegionNotFoundError { region }
-      ... on ImageNotOwnedError { image { id name } }
-      ... on ImageInUseError { image { id name } usedBy { kind consumerId organization { id } createdAt } }
+      ... on Error {
+        message
+        code
+      }
+      ... on DeleteImagePayload {
+        deletedImageId
+      }
+      ... on ImageNotFoundError {
+        id
+      }
+      ... on RegionNotFoundError {
+        region
+      }
+      ... on ImageNotOwnedError {
+        image {
+          id
+          name
+        }
+      }
+      ... on ImageInUseError {
+        image {
+          id
+          name
+        }
+        usedBy {
+          kind
+          consumerId
+          organization {
+            id
+          }
+          createdAt
+        }
+      }
     }
   }
 `;
 
 const REGISTER = /* GraphQL */ `
   mutation Register($input: RegisterImageUseInput!) {
-    registerImageUse(input: $input) { __typename ... on Error { message code } }
+    registerImageUse(input: $input) {
+      __typename
+      ... on Error {
+        message
+        code
+      }
+    }
   }
 `;
 
 const RELEASE = /* GraphQL */ `
   mutation Release($input: ReleaseImageUseInput!) {
-    releaseImageUse(input: $input) { __typename ... on Error { message code } }
+    releaseImageUse(input: $input) {
+      __typename
+      ... on Error {
+        message
+        code
+      }
+    }
   }
 `;
 
@@ -49,8 +88,17 @@ const IMPORT = /* GraphQL */ `
   mutation Import($input: ImportImageInput!) {
     importImage(input: $input) {
       __typename
-      ... on Error { message code }
-      ... on ImportImagePayload { image { id providerId status } }
+      ... on Error {
+        message
+        code
+      }
+      ... on ImportImagePayload {
+        image {
+          id
+          providerId
+          status
+        }
+      }
     }
   }
 `;
@@ -92,7 +140,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     diskDir = mkdtempSync(join(tmpdir(), 'imagegraph-delete-disks-'));
     disk = makeMbrDisk(diskDir, 'mbr.raw', 4096);
     images = await startImageServer();
-    server = await startTestServer({ regions: REGIONS.map((region) => ({ ...region, provider: kind })), callers: Object.values(CALLERS), imports: { allowedHosts: [images.host] } });
+    server = await startTestServer({
+      regions: REGIONS.map((region) => ({ ...region, provider: kind })),
+      callers: Object.values(CALLERS),
+      imports: { allowedHosts: [images.host] },
+    });
   });
 
   afterAll(async () => {
@@ -111,7 +163,8 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   const imagesDir = (region = 'alpha') => join(server.dir, region, 'images');
   const fileOf = (region: string, providerId: string) => join(imagesDir(region), `${providerId}.raw`);
   /** Every entry of the region's images dir that belongs to the image (final file or temp file). */
-  const filesOf = (providerId: string, region = 'alpha') => readdirSync(imagesDir(region)).filter((name) => name.includes(providerId));
+  const filesOf = (providerId: string, region = 'alpha') =>
+    readdirSync(imagesDir(region)).filter((name) => name.includes(providerId));
   const partials = (region = 'alpha') => readdirSync(imagesDir(region)).filter((name) => name.startsWith('.partial-'));
   /** No temp file is left in the data dir; Glance keeps (and cleans up) partial uploads itself. */
   const expectNoPartials = () => {
@@ -126,10 +179,14 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
    * image also gets its bytes (a dummy file) at the path it keeps them. (In Glance an image created
    * without bytes stays PENDING, whatever status is asked for.)
    */
-  async function seedImage(region: string, organizationId: string | null, overrides: Parameters<typeof newImage>[0] = {}): Promise<Seeded> {
-    const { image: record } = await server.provider(region).createImage(
-      newImage({ organizationId, name: `del-${organizationId ?? 'public'}-${++counter}`, ...overrides }),
-    );
+  async function seedImage(
+    region: string,
+    organizationId: string | null,
+    overrides: Parameters<typeof newImage>[0] = {},
+  ): Promise<Seeded> {
+    const { image: record } = await server
+      .provider(region)
+      .createImage(newImage({ organizationId, name: `del-${organizationId ?? 'public'}-${++counter}`, ...overrides }));
     const file = fileOf(region, record.id);
     if (local && record.status === 'READY') writeFileSync(file, Buffer.alloc(4096, 7));
     return { record, id: globalId(region, record.id), region, file };
@@ -244,7 +301,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       });
     });
 
-    it('answers another organization\'s image exactly like a missing or malformed one, and leaves it alone', async () => {
+    it("answers another organization's image exactly like a missing or malformed one, and leaves it alone", async () => {
       const other = await seedImage('alpha', 'globex');
       const missing = globalId('alpha', '00000000-0000-4000-8000-000000000000');
       const malformed = 'not-an-image-id';
@@ -256,7 +313,14 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const forOther = await normalised(other.id);
       expect(JSON.parse(forOther)).toEqual({
         status: 200,
-        data: { deleteImage: { __typename: 'ImageNotFoundError', code: 'IMAGE_NOT_FOUND', message: 'Image "<id>" not found', id: '<id>' } },
+        data: {
+          deleteImage: {
+            __typename: 'ImageNotFoundError',
+            code: 'IMAGE_NOT_FOUND',
+            message: 'Image "<id>" not found',
+            id: '<id>',
+          },
+        },
       });
       expect(forOther).toBe(await normalised(missing));
       expect(forOther).toBe(await normalised(malformed));
@@ -279,7 +343,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
 
     it('refuses a READER of the owning organization with PermissionDeniedError', async () => {
       const own = await seedImage('alpha', 'acme');
-      expect(await deleteImage(CALLERS.acmeReader, own.id)).toMatchObject({ __typename: 'PermissionDeniedError', code: 'PERMISSION_DENIED' });
+      expect(await deleteImage(CALLERS.acmeReader, own.id)).toMatchObject({
+        __typename: 'PermissionDeniedError',
+        code: 'PERMISSION_DENIED',
+      });
       await expectStillThere(own);
     });
 
@@ -290,11 +357,17 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         { kind: 'cluster', consumerId: 'k8s-prod' },
       ];
       for (const use of uses) {
-        expect(await useMutation(REGISTER, CALLERS.acmeMember, { image: own.id, ...use })).toEqual({ __typename: 'RegisterImageUsePayload' });
+        expect(await useMutation(REGISTER, CALLERS.acmeMember, { image: own.id, ...use })).toEqual({
+          __typename: 'RegisterImageUsePayload',
+        });
       }
 
       const refused = await deleteImage(CALLERS.acmeMember, own.id);
-      expect(refused).toMatchObject({ __typename: 'ImageInUseError', code: 'IMAGE_IN_USE', image: { id: own.id, name: own.record.name } });
+      expect(refused).toMatchObject({
+        __typename: 'ImageInUseError',
+        code: 'IMAGE_IN_USE',
+        image: { id: own.id, name: own.record.name },
+      });
       expect(refused.usedBy!.map(({ kind, consumerId, organization }) => ({ kind, consumerId, organization }))).toEqual(
         expect.arrayContaining(uses.map((use) => ({ ...use, organization: { id: 'acme' } }))),
       );
@@ -303,12 +376,16 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       await expectStillThere(own);
 
       // Still refused while one use remains, and it is the only one listed.
-      expect(await useMutation(RELEASE, CALLERS.acmeMember, { image: own.id, ...uses[0]! })).toEqual({ __typename: 'ReleaseImageUsePayload' });
+      expect(await useMutation(RELEASE, CALLERS.acmeMember, { image: own.id, ...uses[0]! })).toEqual({
+        __typename: 'ReleaseImageUsePayload',
+      });
       const still = await deleteImage(CALLERS.acmeMember, own.id);
       expect(still.__typename).toBe('ImageInUseError');
       expect(still.usedBy!.map(({ kind, consumerId }) => ({ kind, consumerId }))).toEqual([uses[1]]);
 
-      expect(await useMutation(RELEASE, CALLERS.acmeMember, { image: own.id, ...uses[1]! })).toEqual({ __typename: 'ReleaseImageUsePayload' });
+      expect(await useMutation(RELEASE, CALLERS.acmeMember, { image: own.id, ...uses[1]! })).toEqual({
+        __typename: 'ReleaseImageUsePayload',
+      });
       expect(await deleteImage(CALLERS.acmeMember, own.id)).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: own.id });
       await expectGone(seeded(own));
     });
@@ -319,22 +396,33 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const hiddenAnswer = await server.gql(DELETE, { id: hidden.id }, CALLERS.globexAdmin.token);
       const unknownAnswer = await server.gql(DELETE, { id: unknown }, CALLERS.globexAdmin.token);
       expect(hiddenAnswer.data).toEqual({
-        deleteImage: { __typename: 'RegionNotFoundError', code: 'REGION_NOT_FOUND', message: 'Region "gamma" not found', region: 'gamma' },
+        deleteImage: {
+          __typename: 'RegionNotFoundError',
+          code: 'REGION_NOT_FOUND',
+          message: 'Region "gamma" not found',
+          region: 'gamma',
+        },
       });
       const normalise = (value: unknown) => JSON.stringify(value).replaceAll('gamma', 'R').replaceAll('delta', 'R');
       expect(normalise(hiddenAnswer)).toBe(normalise(unknownAnswer));
       await expectStillThere(hidden);
 
       // acme may see gamma, so its member deletes there.
-      expect(await deleteImage(CALLERS.acmeMember, hidden.id)).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: hidden.id });
+      expect(await deleteImage(CALLERS.acmeMember, hidden.id)).toEqual({
+        __typename: 'DeleteImagePayload',
+        deletedImageId: hidden.id,
+      });
       await expectGone(seeded(hidden));
     });
 
-    it('lets a platform admin delete a PUBLIC image and an organization\'s image', async () => {
+    it("lets a platform admin delete a PUBLIC image and an organization's image", async () => {
       const pub = await seedImage('alpha', null);
       const own = await seedImage('alpha', 'acme');
       for (const image of [pub, own]) {
-        expect(await deleteImage(CALLERS.platformAdmin, image.id)).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: image.id });
+        expect(await deleteImage(CALLERS.platformAdmin, image.id)).toEqual({
+          __typename: 'DeleteImagePayload',
+          deletedImageId: image.id,
+        });
         await expectGone(seeded(image));
       }
     });
@@ -343,10 +431,14 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       for (const status of ['PENDING', 'FAILED'] as const) {
         const image = await seedImage('alpha', 'acme', { status, sizeBytes: null, checksum: null });
         // Glance keeps a new image PENDING: fail it as an import would.
-        if (!local && status === 'FAILED') await server.provider('alpha').updateImage(image.record.id, { status, statusReason: 'test' });
+        if (!local && status === 'FAILED')
+          await server.provider('alpha').updateImage(image.record.id, { status, statusReason: 'test' });
         expect((await adminNode(image.id))?.status).toBe(status);
         if (local) expect(existsSync(image.file)).toBe(false);
-        expect(await deleteImage(CALLERS.acmeMember, image.id)).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: image.id });
+        expect(await deleteImage(CALLERS.acmeMember, image.id)).toEqual({
+          __typename: 'DeleteImagePayload',
+          deletedImageId: image.id,
+        });
         await expectGone(seeded(image));
       }
     });
@@ -358,7 +450,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const image = await startImport('/held');
       const download = await waitForDownload('/held', image.providerId);
 
-      expect(await deleteImage(CALLERS.acmeMember, image.id)).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: image.id });
+      expect(await deleteImage(CALLERS.acmeMember, image.id)).toEqual({
+        __typename: 'DeleteImagePayload',
+        deletedImageId: image.id,
+      });
       // The download is cut, not left to finish into a deleted image.
       await images.waitForRequest((r) => r === download && r.aborted, 5_000);
       await server.app.services.imports.runner.idle();
@@ -385,7 +480,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const queued = await startImport('/queued');
       expect((await adminNode(queued.id))?.status).toBe('PENDING');
 
-      expect(await deleteImage(CALLERS.acmeMember, queued.id)).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: queued.id });
+      expect(await deleteImage(CALLERS.acmeMember, queued.id)).toEqual({
+        __typename: 'DeleteImagePayload',
+        deletedImageId: queued.id,
+      });
       images.release('/slot-1');
       images.release('/slot-2');
       await server.app.services.imports.runner.idle();
@@ -403,20 +501,23 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expectNoPartials();
     });
 
-    sampled('leaves no file when the download completes right after a delete the runner did not hear of (another replica)', async () => {
-      hold('/late');
-      const image = await startImport('/late');
-      const download = await waitForDownload('/late', image.providerId);
+    sampled(
+      'leaves no file when the download completes right after a delete the runner did not hear of (another replica)',
+      async () => {
+        hold('/late');
+        const image = await startImport('/late');
+        const download = await waitForDownload('/late', image.providerId);
 
-      // Deleted at the provider directly: no cancel reaches this server's runner, the download goes on.
-      expect(await server.provider('alpha').deleteImage(image.providerId)).toEqual({ result: 'deleted' });
-      images.release('/late');
-      await images.waitForRequest((r) => r === download && (r.finished || r.aborted));
-      await server.app.services.imports.runner.idle();
-      expect(download.finished).toBe(true);
-      await expectGone(image);
-      expectNoPartials();
-    });
+        // Deleted at the provider directly: no cancel reaches this server's runner, the download goes on.
+        expect(await server.provider('alpha').deleteImage(image.providerId)).toEqual({ result: 'deleted' });
+        images.release('/late');
+        await images.waitForRequest((r) => r === download && (r.finished || r.aborted));
+        await server.app.services.imports.runner.idle();
+        expect(download.finished).toBe(true);
+        await expectGone(image);
+        expectNoPartials();
+      },
+    );
 
     sampled('leaves no file whichever of a finishing download and a delete wins the race', async () => {
       for (let round = 0; round < 5; round++) {

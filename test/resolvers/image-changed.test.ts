@@ -11,7 +11,15 @@ const MEMBER = { token: 't-member', subject: 'alice', organizations: [{ id: 'acm
 const OUTSIDER = { token: 't-outsider', subject: 'olga', organizations: [{ id: 'globex', role: 'MEMBER' as const }] };
 
 const IMPORT = /* GraphQL */ `
-  mutation ($input: ImportImageInput!) { importImage(input: $input) { ... on ImportImagePayload { image { id } } } }
+  mutation ($input: ImportImageInput!) {
+    importImage(input: $input) {
+      ... on ImportImagePayload {
+        image {
+          id
+        }
+      }
+    }
+  }
 `;
 const SUBSCRIBE = 'subscription ($id: ID!) { imageChanged(id: $id) { status sizeBytes } }';
 
@@ -24,7 +32,10 @@ async function follow(server: TestServer, id: string, token: string) {
   });
   expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
   const text = await response.text();
-  const events = [...text.matchAll(/event: (\w+)\ndata: ?(.*)\n/g)].map(([, event, data]) => ({ event, data: data ? JSON.parse(data) : null }));
+  const events = [...text.matchAll(/event: (\w+)\ndata: ?(.*)\n/g)].map(([, event, data]) => ({
+    event,
+    data: data ? JSON.parse(data) : null,
+  }));
   return events;
 }
 
@@ -37,7 +48,11 @@ describe.each(providerKinds())('imageChanged on the %s provider', (kind) => {
     dir = mkdtempSync(join(tmpdir(), 'imagegraph-changed-'));
     const disk = readFileSync(makeMbrDisk(dir, 'disk.raw', 2048));
     images = await startImageServer({ '/disk': { body: disk, holdUntilReleased: true } });
-    server = await startTestServer({ regions: [{ id: 'alpha', provider: kind }], callers: [MEMBER, OUTSIDER], imports: { allowedHosts: [images.host] } });
+    server = await startTestServer({
+      regions: [{ id: 'alpha', provider: kind }],
+      callers: [MEMBER, OUTSIDER],
+      imports: { allowedHosts: [images.host] },
+    });
   });
   afterAll(async () => {
     images.release();
@@ -47,7 +62,13 @@ describe.each(providerKinds())('imageChanged on the %s provider', (kind) => {
   });
 
   it('follows an import from PENDING to READY and then completes', async () => {
-    const input = { region: 'alpha', organization: 'acme', name: 'followed', uri: images.url('/disk'), os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' } };
+    const input = {
+      region: 'alpha',
+      organization: 'acme',
+      name: 'followed',
+      uri: images.url('/disk'),
+      os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+    };
     const imported = await server.gql<{ importImage: { image: { id: string } } }>(IMPORT, { input }, MEMBER.token);
     const id = imported.data!.importImage.image.id;
     const events = follow(server, id, MEMBER.token);
@@ -60,8 +81,14 @@ describe.each(providerKinds())('imageChanged on the %s provider', (kind) => {
     expect(received.at(-1)!.event).toBe('complete');
   });
 
-  it('answers another organization\'s image with IMAGE_NOT_FOUND, like a missing one', async () => {
-    const input = { region: 'alpha', organization: 'acme', name: 'secret', uri: images.url('/disk'), os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' } };
+  it("answers another organization's image with IMAGE_NOT_FOUND, like a missing one", async () => {
+    const input = {
+      region: 'alpha',
+      organization: 'acme',
+      name: 'secret',
+      uri: images.url('/disk'),
+      os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+    };
     const imported = await server.gql<{ importImage: { image: { id: string } } }>(IMPORT, { input }, MEMBER.token);
     await server.app.services.imports.runner.idle();
     const events = await follow(server, imported.data!.importImage.image.id, OUTSIDER.token);
@@ -78,7 +105,9 @@ describe('imageChanged streams per caller', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'imagegraph-changed-cap-'));
-    images = await startImageServer({ '/disk': { body: readFileSync(makeMbrDisk(dir, 'disk.raw', 2048)), holdUntilReleased: true } });
+    images = await startImageServer({
+      '/disk': { body: readFileSync(makeMbrDisk(dir, 'disk.raw', 2048)), holdUntilReleased: true },
+    });
     server = await startTestServer({
       regions: [{ id: 'alpha' }],
       callers: [MEMBER, OUTSIDER],
@@ -115,8 +144,14 @@ describe('imageChanged streams per caller', () => {
     };
   }
 
-  it('refuses a caller\'s stream over maxSubscriptionsPerSubject with a GraphQL error, and frees the place on close', async () => {
-    const input = { region: 'alpha', organization: 'acme', name: 'watched', uri: images.url('/disk'), os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' } };
+  it("refuses a caller's stream over maxSubscriptionsPerSubject with a GraphQL error, and frees the place on close", async () => {
+    const input = {
+      region: 'alpha',
+      organization: 'acme',
+      name: 'watched',
+      uri: images.url('/disk'),
+      os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+    };
     const imported = await server.gql<{ importImage: { image: { id: string } } }>(IMPORT, { input }, MEMBER.token);
     const id = imported.data!.importImage.image.id;
 

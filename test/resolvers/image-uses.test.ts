@@ -67,16 +67,19 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   const sampled = allButKeystone(kind);
 
   beforeAll(async () => {
-    server = await startTestServer({ regions: REGIONS.map((region) => ({ ...region, provider: kind })), callers: Object.values(CALLERS) });
+    server = await startTestServer({
+      regions: REGIONS.map((region) => ({ ...region, provider: kind })),
+      callers: Object.values(CALLERS),
+    });
   });
   afterAll(() => server?.close());
 
   const globalId = (region: string, providerId: string) => Buffer.from(`Image:${region}:${providerId}`).toString('base64url');
 
   async function seedImage(region: string, organizationId: string | null): Promise<{ record: ImageRecord; id: string }> {
-    const { image: record } = await server.provider(region).createImage(
-      newImage({ organizationId, name: `uses-${organizationId ?? 'public'}-${++counter}` }),
-    );
+    const { image: record } = await server
+      .provider(region)
+      .createImage(newImage({ organizationId, name: `uses-${organizationId ?? 'public'}-${++counter}` }));
     return { record, id: globalId(region, record.id) };
   }
 
@@ -123,25 +126,34 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await usedBy(CALLERS.acmeMember, own.id)).toEqual(['acme/cluster/vm-1', 'acme/server/vm-1', 'acme/server/vm-2']);
     });
 
-    it('records the owner as the use\'s organization on an organization\'s image, whatever `organization` says', async () => {
+    it("records the owner as the use's organization on an organization's image, whatever `organization` says", async () => {
       const own = await seedImage('alpha', 'acme');
-      const result = await register(CALLERS.acmeMember, { image: own.id, kind: 'server', consumerId: 'vm-9', organization: 'globex' });
+      const result = await register(CALLERS.acmeMember, {
+        image: own.id,
+        kind: 'server',
+        consumerId: 'vm-9',
+        organization: 'globex',
+      });
       expect(result.__typename).toBe('RegisterImageUsePayload');
       expect(summarise(result.image!.usedBy)).toEqual(['acme/server/vm-9']);
     });
 
-    it('refuses a READER with PermissionDeniedError, on its organization\'s image and for a PUBLIC one', async () => {
+    it("refuses a READER with PermissionDeniedError, on its organization's image and for a PUBLIC one", async () => {
       const own = await seedImage('alpha', 'acme');
       const pub = await seedImage('alpha', null);
       expect(await register(CALLERS.acmeReader, { image: own.id, kind: 'server', consumerId: 'vm-1' })).toMatchObject({
         __typename: 'PermissionDeniedError',
         code: 'PERMISSION_DENIED',
       });
-      expect(await register(CALLERS.acmeReader, { image: pub.id, kind: 'server', consumerId: 'vm-1', organization: 'acme' })).toMatchObject({
+      expect(
+        await register(CALLERS.acmeReader, { image: pub.id, kind: 'server', consumerId: 'vm-1', organization: 'acme' }),
+      ).toMatchObject({
         __typename: 'PermissionDeniedError',
       });
       // Nor for an organization the caller is not in at all.
-      expect(await register(CALLERS.acmeMember, { image: pub.id, kind: 'server', consumerId: 'vm-1', organization: 'globex' })).toMatchObject({
+      expect(
+        await register(CALLERS.acmeMember, { image: pub.id, kind: 'server', consumerId: 'vm-1', organization: 'globex' }),
+      ).toMatchObject({
         __typename: 'PermissionDeniedError',
       });
       expect(await usedBy(CALLERS.platformAdmin, own.id)).toEqual([]);
@@ -164,27 +176,34 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(summarise(ok.image!.usedBy)).toEqual(['acme/server/vm-1']);
     });
 
-    sampled('keeps two organizations\' uses of one PUBLIC image apart: same kind and consumerId, each sees only its own', async () => {
-      const pub = await seedImage('alpha', null);
-      const use = { image: pub.id, kind: 'server', consumerId: 'shared-name' };
-      const acme = await register(CALLERS.acmeMember, { ...use, organization: 'acme' });
-      const globex = await register(CALLERS.globexAdmin, { ...use, organization: 'globex' });
-      expect(summarise(acme.image!.usedBy)).toEqual(['acme/server/shared-name']);
-      // The payload of globex's registration shows globex's use only, not acme's.
-      expect(summarise(globex.image!.usedBy)).toEqual(['globex/server/shared-name']);
+    sampled(
+      "keeps two organizations' uses of one PUBLIC image apart: same kind and consumerId, each sees only its own",
+      async () => {
+        const pub = await seedImage('alpha', null);
+        const use = { image: pub.id, kind: 'server', consumerId: 'shared-name' };
+        const acme = await register(CALLERS.acmeMember, { ...use, organization: 'acme' });
+        const globex = await register(CALLERS.globexAdmin, { ...use, organization: 'globex' });
+        expect(summarise(acme.image!.usedBy)).toEqual(['acme/server/shared-name']);
+        // The payload of globex's registration shows globex's use only, not acme's.
+        expect(summarise(globex.image!.usedBy)).toEqual(['globex/server/shared-name']);
 
-      expect(await usedBy(CALLERS.acmeMember, pub.id)).toEqual(['acme/server/shared-name']);
-      expect(await usedBy(CALLERS.acmeReader, pub.id)).toEqual(['acme/server/shared-name']);
-      expect(await usedBy(CALLERS.globexAdmin, pub.id)).toEqual(['globex/server/shared-name']);
-      expect(await usedBy(CALLERS.nobody, pub.id)).toEqual([]);
-      expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['acme/server/shared-name', 'globex/server/shared-name']);
+        expect(await usedBy(CALLERS.acmeMember, pub.id)).toEqual(['acme/server/shared-name']);
+        expect(await usedBy(CALLERS.acmeReader, pub.id)).toEqual(['acme/server/shared-name']);
+        expect(await usedBy(CALLERS.globexAdmin, pub.id)).toEqual(['globex/server/shared-name']);
+        expect(await usedBy(CALLERS.nobody, pub.id)).toEqual([]);
+        expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['acme/server/shared-name', 'globex/server/shared-name']);
 
-      // Nothing of acme's use leaks into globex's raw answer.
-      const raw = await server.gql(`query ($id: ID!) { node(id: $id) { ... on Image { usedBy { ${USE_FIELDS} } } } }`, { id: pub.id }, CALLERS.globexAdmin.token);
-      expect(JSON.stringify(raw)).not.toContain('acme');
-    });
+        // Nothing of acme's use leaks into globex's raw answer.
+        const raw = await server.gql(
+          `query ($id: ID!) { node(id: $id) { ... on Image { usedBy { ${USE_FIELDS} } } } }`,
+          { id: pub.id },
+          CALLERS.globexAdmin.token,
+        );
+        expect(JSON.stringify(raw)).not.toContain('acme');
+      },
+    );
 
-    it('answers ImageNotFoundError for another organization\'s image, a missing one, a hidden region and a malformed id alike', async () => {
+    it("answers ImageNotFoundError for another organization's image, a missing one, a hidden region and a malformed id alike", async () => {
       const other = await seedImage('alpha', 'globex');
       const hidden = await seedImage('gamma', 'acme');
       const cases: [TestCaller, string][] = [
@@ -196,7 +215,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       ];
       for (const [caller, id] of cases) {
         for (const mutation of [REGISTER, RELEASE]) {
-          const response = await server.gql(mutation, { input: { image: id, kind: 'server', consumerId: 'vm-1', organization: 'acme' } }, caller.token);
+          const response = await server.gql(
+            mutation,
+            { input: { image: id, kind: 'server', consumerId: 'vm-1', organization: 'acme' } },
+            caller.token,
+          );
           expect(JSON.parse(JSON.stringify(response).replaceAll(id, '<id>'))).toEqual({
             status: 200,
             data: {
@@ -241,7 +264,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
 
     it('answers a malformed kind on release with an INVALID_INPUT error (its union has no InvalidInputError)', async () => {
       const own = await seedImage('alpha', 'acme');
-      const result = await server.gql(RELEASE, { input: { image: own.id, kind: 'Has Space', consumerId: 'vm-1' } }, CALLERS.acmeMember.token);
+      const result = await server.gql(
+        RELEASE,
+        { input: { image: own.id, kind: 'Has Space', consumerId: 'vm-1' } },
+        CALLERS.acmeMember.token,
+      );
       expect(result.data).toBeNull();
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: ['input', 'kind'] }] });
     });
@@ -264,7 +291,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await usedBy(CALLERS.acmeMember, own.id)).toEqual(['acme/server/vm-2']);
     });
 
-    sampled('refuses a READER on its organization\'s image and leaves the use', async () => {
+    sampled("refuses a READER on its organization's image and leaves the use", async () => {
       const own = await seedImage('alpha', 'acme');
       await register(CALLERS.acmeMember, { image: own.id, kind: 'server', consumerId: 'vm-1' });
       expect(await release(CALLERS.acmeReader, { image: own.id, kind: 'server', consumerId: 'vm-1' })).toMatchObject({
@@ -274,7 +301,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await usedBy(CALLERS.acmeMember, own.id)).toEqual(['acme/server/vm-1']);
     });
 
-    sampled('on a PUBLIC image without `organization` releases only the caller\'s MEMBER organizations\' uses', async () => {
+    sampled("on a PUBLIC image without `organization` releases only the caller's MEMBER organizations' uses", async () => {
       const pub = await seedImage('alpha', null);
       const use = { image: pub.id, kind: 'server', consumerId: 'web-1' };
       await register(CALLERS.acmeMember, { ...use, organization: 'acme' });
@@ -286,7 +313,9 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['globex/server/web-1']);
 
       // Naming another organization is refused, and changes nothing.
-      expect(await release(CALLERS.acmeMember, { ...use, organization: 'globex' })).toMatchObject({ __typename: 'PermissionDeniedError' });
+      expect(await release(CALLERS.acmeMember, { ...use, organization: 'globex' })).toMatchObject({
+        __typename: 'PermissionDeniedError',
+      });
       expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['globex/server/web-1']);
 
       // Naming its own organization releases that one only.
@@ -295,7 +324,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['acme/server/web-1']);
     });
 
-    sampled('by a caller with no MEMBER organization, on a PUBLIC image, does nothing to anyone\'s uses', async () => {
+    sampled("by a caller with no MEMBER organization, on a PUBLIC image, does nothing to anyone's uses", async () => {
       const pub = await seedImage('alpha', null);
       const use = { image: pub.id, kind: 'server', consumerId: 'db-1' };
       await register(CALLERS.acmeMember, { ...use, organization: 'acme' });
@@ -307,20 +336,25 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['acme/server/db-1', 'globex/server/db-1']);
       }
       // A READER naming its organization is refused.
-      expect(await release(CALLERS.acmeReader, { ...use, organization: 'acme' })).toMatchObject({ __typename: 'PermissionDeniedError' });
+      expect(await release(CALLERS.acmeReader, { ...use, organization: 'acme' })).toMatchObject({
+        __typename: 'PermissionDeniedError',
+      });
       expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['acme/server/db-1', 'globex/server/db-1']);
     });
 
-    sampled('by a platform admin without `organization` releases every organization\'s matching use of a PUBLIC image', async () => {
-      const pub = await seedImage('alpha', null);
-      const use = { image: pub.id, kind: 'server', consumerId: 'lb-1' };
-      await register(CALLERS.acmeMember, { ...use, organization: 'acme' });
-      await register(CALLERS.globexAdmin, { ...use, organization: 'globex' });
-      await register(CALLERS.globexAdmin, { ...use, consumerId: 'lb-2', organization: 'globex' });
+    sampled(
+      "by a platform admin without `organization` releases every organization's matching use of a PUBLIC image",
+      async () => {
+        const pub = await seedImage('alpha', null);
+        const use = { image: pub.id, kind: 'server', consumerId: 'lb-1' };
+        await register(CALLERS.acmeMember, { ...use, organization: 'acme' });
+        await register(CALLERS.globexAdmin, { ...use, organization: 'globex' });
+        await register(CALLERS.globexAdmin, { ...use, consumerId: 'lb-2', organization: 'globex' });
 
-      expect((await release(CALLERS.platformAdmin, use)).__typename).toBe('ReleaseImageUsePayload');
-      expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['globex/server/lb-2']);
-    });
+        expect((await release(CALLERS.platformAdmin, use)).__typename).toBe('ReleaseImageUsePayload');
+        expect(await usedBy(CALLERS.platformAdmin, pub.id)).toEqual(['globex/server/lb-2']);
+      },
+    );
   });
 
   describe('Image.usedBy in a listing', () => {
@@ -332,7 +366,9 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const expected = new Map<string, { acme: string[]; admin: string[] }>();
       for (let i = 0; i < listed; i++) {
         const owner = i % 3 === 0 ? null : 'acme';
-        const { image } = await provider.createImage(newImage({ organizationId: owner, name: `listed-${String(i).padStart(2, '0')}` }));
+        const { image } = await provider.createImage(
+          newImage({ organizationId: owner, name: `listed-${String(i).padStart(2, '0')}` }),
+        );
         const uses = [{ kind: 'server', consumerId: `vm-${i}`, organizationId: 'acme' }];
         if (i % 2 === 0) uses.push({ kind: 'cluster', consumerId: `k8s-${i}`, organizationId: 'acme' });
         // On PUBLIC images, globex holds a use as well, which acme must not see.
@@ -393,12 +429,21 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     it('emits imageChanged again when a use is registered on an image that is still importing', async () => {
       const { image: record } = await server
         .provider('alpha')
-        .createImage(newImage({ organizationId: 'acme', name: `pending-${++counter}`, status: 'PENDING', sizeBytes: null, checksum: null }));
+        .createImage(
+          newImage({ organizationId: 'acme', name: `pending-${++counter}`, status: 'PENDING', sizeBytes: null, checksum: null }),
+        );
       const id = globalId('alpha', record.id);
       const response = await server.app.yoga.fetch('http://imagegraph.test/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${CALLERS.acmeMember.token}` },
-        body: JSON.stringify({ query: `subscription ($id: ID!) { imageChanged(id: $id) { status usedBy { ${USE_FIELDS} } } }`, variables: { id } }),
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          authorization: `Bearer ${CALLERS.acmeMember.token}`,
+        },
+        body: JSON.stringify({
+          query: `subscription ($id: ID!) { imageChanged(id: $id) { status usedBy { ${USE_FIELDS} } } }`,
+          variables: { id },
+        }),
       });
       const reader = response.body!.getReader();
       const decoder = new TextDecoder();
@@ -414,14 +459,19 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
           }
           const left = deadline - Date.now();
           if (left <= 0) return null;
-          const chunk = await Promise.race([reader.read(), new Promise<null>((resolve) => setTimeout(() => resolve(null), left))]);
+          const chunk = await Promise.race([
+            reader.read(),
+            new Promise<null>((resolve) => setTimeout(() => resolve(null), left)),
+          ]);
           if (!chunk || chunk.done) return null;
           buffer += decoder.decode(chunk.value, { stream: true });
         }
       };
       try {
         expect(await nextEvent(5_000)).toEqual({ status: 'PENDING', usedBy: [] });
-        expect((await register(CALLERS.acmeMember, { image: id, kind: 'server', consumerId: 'vm-1' })).__typename).toBe('RegisterImageUsePayload');
+        expect((await register(CALLERS.acmeMember, { image: id, kind: 'server', consumerId: 'vm-1' })).__typename).toBe(
+          'RegisterImageUsePayload',
+        );
         // The registration publishes an event, which wakes the subscription at once: a second is plenty.
         const next = await nextEvent(1_000);
         expect(next).not.toBeNull();

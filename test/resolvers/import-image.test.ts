@@ -21,12 +21,33 @@ const MiB = 1024 * 1024;
 
 const IMAGE_FIELDS = /* GraphQL */ `
   fragment ImageFields on Image {
-    id providerId name status statusReason sizeBytes sizeGiB visibility
-    checksum { algorithm value }
-    source { kind uri createdBy }
-    organization { id }
-    region { id }
-    tags { name value }
+    id
+    providerId
+    name
+    status
+    statusReason
+    sizeBytes
+    sizeGiB
+    visibility
+    checksum {
+      algorithm
+      value
+    }
+    source {
+      kind
+      uri
+      createdBy
+    }
+    organization {
+      id
+    }
+    region {
+      id
+    }
+    tags {
+      name
+      value
+    }
   }
 `;
 
@@ -34,20 +55,49 @@ const IMPORT = /* GraphQL */ `
   mutation Import($input: ImportImageInput!) {
     importImage(input: $input) {
       __typename
-      ... on Error { message code }
-      ... on ImportImagePayload { image { ...ImageFields } }
-      ... on UnsupportedImageFormatError { detectedFormat hint }
-      ... on ImageFetchError { uri reason httpStatus }
-      ... on InvalidInputError { issues { path message } }
-      ... on RegionNotFoundError { region }
-      ... on IdempotencyConflictError { idempotencyKey }
+      ... on Error {
+        message
+        code
+      }
+      ... on ImportImagePayload {
+        image {
+          ...ImageFields
+        }
+      }
+      ... on UnsupportedImageFormatError {
+        detectedFormat
+        hint
+      }
+      ... on ImageFetchError {
+        uri
+        reason
+        httpStatus
+      }
+      ... on InvalidInputError {
+        issues {
+          path
+          message
+        }
+      }
+      ... on RegionNotFoundError {
+        region
+      }
+      ... on IdempotencyConflictError {
+        idempotencyKey
+      }
     }
   }
   ${IMAGE_FIELDS}
 `;
 
 const NODE = /* GraphQL */ `
-  query Node($id: ID!) { node(id: $id) { ... on Image { ...ImageFields } } }
+  query Node($id: ID!) {
+    node(id: $id) {
+      ... on Image {
+        ...ImageFields
+      }
+    }
+  }
   ${IMAGE_FIELDS}
 `;
 
@@ -55,8 +105,13 @@ const COUNT = /* GraphQL */ `
   query Count($region: ID!, $names: [String!], $after: String) {
     images(region: $region, filter: { names: $names }, first: 100, after: $after) {
       totalCount
-      nodes { id }
-      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `;
@@ -207,7 +262,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     };
   }
 
-  async function importImage(caller: TestCaller, variables: Record<string, unknown>, on: TestServer = server): Promise<ImportResult> {
+  async function importImage(
+    caller: TestCaller,
+    variables: Record<string, unknown>,
+    on: TestServer = server,
+  ): Promise<ImportResult> {
     const result: GqlResult<{ importImage: ImportResult }> = await on.gql(IMPORT, { input: variables }, caller.token);
     expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
     return result.data!.importImage;
@@ -317,40 +376,43 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   }
 
   describe('importImage of a raw bootable disk', () => {
-    it.each(keystone ? BOOTABLE.slice(0, 1) : BOOTABLE)('imports %s: PENDING at once, then READY with its size, sha256 and provenance, stored once', async (name) => {
-      const file = fileOf(name);
-      const uri = images.url(`/${name}`);
+    it.each(keystone ? BOOTABLE.slice(0, 1) : BOOTABLE)(
+      'imports %s: PENDING at once, then READY with its size, sha256 and provenance, stored once',
+      async (name) => {
+        const file = fileOf(name);
+        const uri = images.url(`/${name}`);
 
-      const image = await accepted(CALLERS.acmeMember, input(uri, { tags: [{ name: 'team', value: 'core' }] }));
+        const image = await accepted(CALLERS.acmeMember, input(uri, { tags: [{ name: 'team', value: 'core' }] }));
 
-      expect(image).toMatchObject({
-        status: 'PENDING',
-        sizeBytes: null,
-        sizeGiB: null,
-        checksum: null,
-        visibility: 'ORGANIZATION',
-        organization: { id: 'acme' },
-        region: { id: 'alpha' },
-        source: { kind: 'IMPORT', uri, createdBy: 'alice' },
-        tags: [{ name: 'team', value: 'core' }],
-      });
-      await idle();
-      const ready = await expectImported(image, file);
-      expect(ready).toMatchObject({
-        id: image.id,
-        name: image.name,
-        visibility: 'ORGANIZATION',
-        organization: { id: 'acme' },
-        source: { kind: 'IMPORT', uri, createdBy: 'alice' },
-      });
-      // The listing shows it too, to its organization.
-      const listed = await server.gql<{ images: { nodes: ImageView[] } }>(
-        `query($names: [String!]) { images(region: "alpha", filter: { names: $names }) { nodes { ...ImageFields } } } ${IMAGE_FIELDS}`,
-        { names: [image.name] },
-        CALLERS.acmeReader.token,
-      );
-      expect(listed.data!.images.nodes).toEqual([ready]);
-    });
+        expect(image).toMatchObject({
+          status: 'PENDING',
+          sizeBytes: null,
+          sizeGiB: null,
+          checksum: null,
+          visibility: 'ORGANIZATION',
+          organization: { id: 'acme' },
+          region: { id: 'alpha' },
+          source: { kind: 'IMPORT', uri, createdBy: 'alice' },
+          tags: [{ name: 'team', value: 'core' }],
+        });
+        await idle();
+        const ready = await expectImported(image, file);
+        expect(ready).toMatchObject({
+          id: image.id,
+          name: image.name,
+          visibility: 'ORGANIZATION',
+          organization: { id: 'acme' },
+          source: { kind: 'IMPORT', uri, createdBy: 'alice' },
+        });
+        // The listing shows it too, to its organization.
+        const listed = await server.gql<{ images: { nodes: ImageView[] } }>(
+          `query($names: [String!]) { images(region: "alpha", filter: { names: $names }) { nodes { ...ImageFields } } } ${IMAGE_FIELDS}`,
+          { names: [image.name] },
+          CALLERS.acmeReader.token,
+        );
+        expect(listed.data!.images.nodes).toEqual([ready]);
+      },
+    );
 
     sampled('peeks with a Range request for the first 64 KiB and downloads with one plain GET', async () => {
       const path = '/mbr-disk';
@@ -397,7 +459,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const ready = await node(image.id);
       expect(ready).toMatchObject({ status: 'READY', sizeBytes: 64 * MiB, sizeGiB: 1, checksum: { value: await sha256Of(big) } });
       if (local) expect(statSync(join(imagesDir(), `${image.providerId}.raw`)).size).toBe(64 * MiB);
-      else expect(await glanceImage(glanceProjectId(server.dir, 'alpha'), image.providerId)).toMatchObject({ status: 'active', size: 64 * MiB });
+      else
+        expect(await glanceImage(glanceProjectId(server.dir, 'alpha'), image.providerId)).toMatchObject({
+          status: 'active',
+          size: 64 * MiB,
+        });
     });
 
     sampled('refuses a redirect to a host that is not on allowedHosts, without connecting to it', async () => {
@@ -424,20 +490,27 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       expect(IMAGE_NAMES.filter((name) => !covered.has(name))).toEqual([]);
     });
 
-    it.for(keystone ? REFUSED.filter((c) => ['qcow2', 'iso'].includes(c.image)) : REFUSED)('refuses $image as $format with a hint, creating nothing', async ({ image, format, optional }, ctx) => {
-      fileOf(image, ctx, optional);
-      const before = await count();
-      const requestsBefore = images.requests.length;
+    it.for(keystone ? REFUSED.filter((c) => ['qcow2', 'iso'].includes(c.image)) : REFUSED)(
+      'refuses $image as $format with a hint, creating nothing',
+      async ({ image, format, optional }, ctx) => {
+        fileOf(image, ctx, optional);
+        const before = await count();
+        const requestsBefore = images.requests.length;
 
-      const result = await importImage(CALLERS.acmeMember, input(images.url(`/${image}`)));
+        const result = await importImage(CALLERS.acmeMember, input(images.url(`/${image}`)));
 
-      expect(result).toMatchObject({ __typename: 'UnsupportedImageFormatError', code: 'UNSUPPORTED_IMAGE_FORMAT', detectedFormat: format });
-      expect(result.hint!.trim()).not.toBe('');
-      expect(result.message).toContain(format);
-      expect(await count()).toBe(before);
-      // Only the peek reached the server.
-      expect(images.requests.slice(requestsBefore).map((r) => r.range)).toEqual(['bytes=0-65535']);
-    });
+        expect(result).toMatchObject({
+          __typename: 'UnsupportedImageFormatError',
+          code: 'UNSUPPORTED_IMAGE_FORMAT',
+          detectedFormat: format,
+        });
+        expect(result.hint!.trim()).not.toBe('');
+        expect(result.message).toContain(format);
+        expect(await count()).toBe(before);
+        // Only the peek reached the server.
+        expect(images.requests.slice(requestsBefore).map((r) => r.range)).toEqual(['bytes=0-65535']);
+      },
+    );
 
     it('accepts a fixed VHD of a bootable disk at the peek, then fails the download on its footer', async () => {
       const image = await accepted(CALLERS.acmeMember, input(images.url('/vhd-fixed-mbr')));
@@ -460,7 +533,13 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const before = await count();
       const uri = images.url('/no-such-file.raw');
       const result = await importImage(CALLERS.acmeMember, input(uri));
-      expect(result).toMatchObject({ __typename: 'ImageFetchError', code: 'IMAGE_FETCH_FAILED', uri, reason: 'HTTP_STATUS', httpStatus: 404 });
+      expect(result).toMatchObject({
+        __typename: 'ImageFetchError',
+        code: 'IMAGE_FETCH_FAILED',
+        uri,
+        reason: 'HTTP_STATUS',
+        httpStatus: 404,
+      });
       expect(await count()).toBe(before);
     });
 
@@ -536,10 +615,22 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     const cases: { name: string; overrides: () => Record<string, unknown>; paths: string[][] }[] = [
       { name: 'a name with a space', overrides: () => ({ name: 'has space' }), paths: [['input', 'name']] },
       { name: 'a name of 64 characters', overrides: () => ({ name: 'n'.repeat(64) }), paths: [['input', 'name']] },
-      { name: 'a description of 256 characters', overrides: () => ({ description: 'd'.repeat(256) }), paths: [['input', 'description']] },
+      {
+        name: 'a description of 256 characters',
+        overrides: () => ({ description: 'd'.repeat(256) }),
+        paths: [['input', 'description']],
+      },
       { name: 'a non-http uri', overrides: () => ({ uri: 'ftp://127.0.0.1/disk.raw' }), paths: [['input', 'uri']] },
-      { name: 'a uri with user info', overrides: () => ({ uri: uri().replace('http://', 'http://user:secret@') }), paths: [['input', 'uri']] },
-      { name: 'a uri of 2049 characters', overrides: () => ({ uri: `${uri()}?${'q'.repeat(2049 - uri().length - 1)}` }), paths: [['input', 'uri']] },
+      {
+        name: 'a uri with user info',
+        overrides: () => ({ uri: uri().replace('http://', 'http://user:secret@') }),
+        paths: [['input', 'uri']],
+      },
+      {
+        name: 'a uri of 2049 characters',
+        overrides: () => ({ uri: `${uri()}?${'q'.repeat(2049 - uri().length - 1)}` }),
+        paths: [['input', 'uri']],
+      },
       { name: '33 tags', overrides: () => ({ tags: tags(33) }), paths: [['input', 'tags']] },
       {
         name: 'a reserved tag name',
@@ -548,7 +639,12 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       },
       {
         name: 'duplicate tag names',
-        overrides: () => ({ tags: [{ name: 'team', value: 'a' }, { name: 'team', value: 'b' }] }),
+        overrides: () => ({
+          tags: [
+            { name: 'team', value: 'a' },
+            { name: 'team', value: 'b' },
+          ],
+        }),
         paths: [['input', 'tags']],
       },
       {
@@ -561,23 +657,34 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         overrides: () => ({ organization: 'acme', visibility: 'PUBLIC' }),
         paths: [['input', 'organization']],
       },
-      { name: 'a tag name of 64 characters', overrides: () => ({ tags: [{ name: 'x'.repeat(64), value: 'v' }] }), paths: [['input', 'tags', '0', 'name']] },
-      { name: 'a tag value of 256 characters', overrides: () => ({ tags: [{ name: 'x', value: 'v'.repeat(256) }] }), paths: [['input', 'tags', '0', 'value']] },
+      {
+        name: 'a tag name of 64 characters',
+        overrides: () => ({ tags: [{ name: 'x'.repeat(64), value: 'v' }] }),
+        paths: [['input', 'tags', '0', 'name']],
+      },
+      {
+        name: 'a tag value of 256 characters',
+        overrides: () => ({ tags: [{ name: 'x', value: 'v'.repeat(256) }] }),
+        paths: [['input', 'tags', '0', 'value']],
+      },
     ];
 
     const pathsOf = (result: ImportResult) => result.issues!.map((issue) => issue.path);
 
-    it.each(keystone ? cases.slice(0, 1) : cases)('answers InvalidInputError for $name, with the path, before fetching anything', async ({ overrides, paths }) => {
-      const requestsBefore = images.requests.length;
-      const before = await count();
-      const result = await importImage(CALLERS.acmeMember, input(uri(), overrides()));
-      expect(result.__typename, JSON.stringify(result)).toBe('InvalidInputError');
-      expect(result.code).toBe('INVALID_INPUT');
-      expect(pathsOf(result)).toEqual(paths);
-      for (const issue of result.issues!) expect(issue.message.trim()).not.toBe('');
-      expect(images.requests.length).toBe(requestsBefore);
-      expect(await count()).toBe(before);
-    });
+    it.each(keystone ? cases.slice(0, 1) : cases)(
+      'answers InvalidInputError for $name, with the path, before fetching anything',
+      async ({ overrides, paths }) => {
+        const requestsBefore = images.requests.length;
+        const before = await count();
+        const result = await importImage(CALLERS.acmeMember, input(uri(), overrides()));
+        expect(result.__typename, JSON.stringify(result)).toBe('InvalidInputError');
+        expect(result.code).toBe('INVALID_INPUT');
+        expect(pathsOf(result)).toEqual(paths);
+        for (const issue of result.issues!) expect(issue.message.trim()).not.toBe('');
+        expect(images.requests.length).toBe(requestsBefore);
+        expect(await count()).toBe(before);
+      },
+    );
 
     it('lists every issue at once, each with its path', async () => {
       const result = await importImage(
@@ -594,9 +701,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         }),
       );
       expect(result.__typename).toBe('InvalidInputError');
-      expect(pathsOf(result).map((p) => p.join('.')).sort()).toEqual(
-        ['description', 'name', 'organization', 'tags', 'tags.0.name', 'uri'].map((p) => `input.${p}`),
-      );
+      expect(
+        pathsOf(result)
+          .map((p) => p.join('.'))
+          .sort(),
+      ).toEqual(['description', 'name', 'organization', 'tags', 'tags.0.name', 'uri'].map((p) => `input.${p}`));
     });
 
     // @pothos/plugin-validation stops at the first failing nested field validator, so tags are validated by
@@ -607,7 +716,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         input(images.url('/mbr-disk'), { name: 'has space', tags: [{ name: 'x'.repeat(64), value: 'v'.repeat(256) }] }),
       );
       expect(result.__typename).toBe('InvalidInputError');
-      expect(pathsOf(result).map((p) => p.join('.')).sort()).toEqual(['input.name', 'input.tags.0.name', 'input.tags.0.value']);
+      expect(
+        pathsOf(result)
+          .map((p) => p.join('.'))
+          .sort(),
+      ).toEqual(['input.name', 'input.tags.0.name', 'input.tags.0.value']);
     });
   });
 
@@ -681,8 +794,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       await idle();
     });
 
-    sampled('keeps one organization\'s key apart from another\'s', async () => {
-      const acme = await accepted(CALLERS.acmeMember, input(images.url('/mbr-disk'), { name: 'shared-key', idempotencyKey: 'key-shared' }));
+    sampled("keeps one organization's key apart from another's", async () => {
+      const acme = await accepted(
+        CALLERS.acmeMember,
+        input(images.url('/mbr-disk'), { name: 'shared-key', idempotencyKey: 'key-shared' }),
+      );
       const globex = await accepted(
         CALLERS.globexAdmin,
         input(images.url('/mbr-disk'), { name: 'shared-key', organization: 'globex', idempotencyKey: 'key-shared' }),

@@ -11,19 +11,52 @@ const MEMBER = { token: 't-member', subject: 'alice', organizations: [{ id: 'acm
 
 const IMPORT = /* GraphQL */ `
   mutation ($input: ImportImageInput!) {
-    importImage(input: $input) { __typename ... on ImportImagePayload { image { id status } } ... on Error { code message } }
+    importImage(input: $input) {
+      __typename
+      ... on ImportImagePayload {
+        image {
+          id
+          status
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
   }
 `;
 const DELETE = /* GraphQL */ `
-  mutation ($id: ID!) { deleteImage(input: { id: $id }) { __typename ... on Error { code } } }
+  mutation ($id: ID!) {
+    deleteImage(input: { id: $id }) {
+      __typename
+      ... on Error {
+        code
+      }
+    }
+  }
 `;
 const REGISTER = /* GraphQL */ `
   mutation ($id: ID!) {
-    registerImageUse(input: { image: $id, kind: "server", consumerId: "srv-1" }) { __typename ... on Error { code } }
+    registerImageUse(input: { image: $id, kind: "server", consumerId: "srv-1" }) {
+      __typename
+      ... on Error {
+        code
+      }
+    }
   }
 `;
 const STATUS = /* GraphQL */ `
-  query ($id: ID!) { node(id: $id) { ... on Image { status usedBy { consumerId } } } }
+  query ($id: ID!) {
+    node(id: $id) {
+      ... on Image {
+        status
+        usedBy {
+          consumerId
+        }
+      }
+    }
+  }
 `;
 
 describe.each(providerKinds())('import races on the %s provider', (kind) => {
@@ -35,7 +68,10 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'imagegraph-races-'));
     const disk = makeMbrDisk(dir, 'disk.raw', 4096);
-    images = await startImageServer({ '/disk': disk, '/slow': { body: disk, holdUntilReleased: true, holdAfterBytes: 128 * 1024 } });
+    images = await startImageServer({
+      '/disk': disk,
+      '/slow': { body: disk, holdUntilReleased: true, holdAfterBytes: 128 * 1024 },
+    });
     url = (path) => images.url(path);
     server = await startTestServer({
       regions: [{ id: 'alpha', provider: kind }],
@@ -59,15 +95,21 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
     ...(idempotencyKey ? { idempotencyKey } : {}),
   });
   const importImage = async (uri: string, key?: string) =>
-    (await server.gql<{ importImage: { __typename: string; image?: { id: string } } }>(IMPORT, { input: input(uri, key) }, MEMBER.token))
-      .data!.importImage;
+    (
+      await server.gql<{ importImage: { __typename: string; image?: { id: string } } }>(
+        IMPORT,
+        { input: input(uri, key) },
+        MEMBER.token,
+      )
+    ).data!.importImage;
 
   it('imports again with an idempotency key whose image was deleted', async () => {
     const first = await importImage(url('/disk'), 'reused-key');
     await server.app.services.imports.runner.idle();
-    expect((await server.gql<{ deleteImage: { __typename: string } }>(DELETE, { id: first.image!.id }, MEMBER.token)).data!.deleteImage.__typename).toBe(
-      'DeleteImagePayload',
-    );
+    expect(
+      (await server.gql<{ deleteImage: { __typename: string } }>(DELETE, { id: first.image!.id }, MEMBER.token)).data!.deleteImage
+        .__typename,
+    ).toBe('DeleteImagePayload');
     const second = await importImage(url('/disk'), 'reused-key');
     expect(second.__typename).toBe('ImportImagePayload');
     expect(second.image!.id).not.toBe(first.image!.id);
@@ -76,7 +118,7 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
     await server.app.services.imports.runner.idle();
   });
 
-  it('keeps a use registered while the image\'s bytes are still being stored', async () => {
+  it("keeps a use registered while the image's bytes are still being stored", async () => {
     const imported = await importImage(url('/slow'));
     const id = imported.image!.id;
     // Wait until the download is held after its first 128 KiB: bytes are flowing into the provider.
@@ -88,8 +130,8 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
     await server.app.services.imports.runner.idle();
     const after = await server.gql<{ node: { status: string; usedBy: { consumerId: string }[] } }>(STATUS, { id }, MEMBER.token);
     expect(after.data!.node).toEqual({ status: 'READY', usedBy: [{ consumerId: 'srv-1' }] });
-    expect((await server.gql<{ deleteImage: { __typename: string } }>(DELETE, { id }, MEMBER.token)).data!.deleteImage.__typename).toBe(
-      'ImageInUseError',
-    );
+    expect(
+      (await server.gql<{ deleteImage: { __typename: string } }>(DELETE, { id }, MEMBER.token)).data!.deleteImage.__typename,
+    ).toBe('ImageInUseError');
   });
 });

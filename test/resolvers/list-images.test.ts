@@ -37,13 +37,18 @@ const FILTERS: Record<string, OracleFilter> = {
   'organizations [globex] OWNED': { scope: 'OWNED', organizations: ['globex'] },
   'organizations [acme, globex, nobody]': { organizations: ['acme', 'globex', 'nobody'] },
   'status READY or FAILED': { status: ['READY', 'FAILED'] },
-  'names': { names: ['ubuntu-24.04-0', 'debian-12-2', 'rocky-9-3', 'no-such-name'] },
+  names: { names: ['ubuntu-24.04-0', 'debian-12-2', 'rocky-9-3', 'no-such-name'] },
   'architecture AARCH64': { architecture: 'AARCH64' },
   'virtualization BAREMETAL': { virtualization: 'BAREMETAL' },
   'osFamily REDHAT': { osFamily: 'REDHAT' },
   'osDistro UBUNTU + osVersion 22.04': { osDistro: 'UBUNTU', osVersion: '22.04' },
   'gpuVendor NVIDIA': { gpuVendor: 'NVIDIA' },
-  'tags team=core, tier=gold': { tags: [{ name: 'team', value: 'core' }, { name: 'tier', value: 'gold' }] },
+  'tags team=core, tier=gold': {
+    tags: [
+      { name: 'team', value: 'core' },
+      { name: 'tier', value: 'gold' },
+    ],
+  },
   'created window': { createdAfter: '2026-01-01T00:10:00.000Z', createdBefore: '2026-01-01T00:40:00.000Z' },
   'everything at once': { scope: 'AVAILABLE', status: ['READY'], osFamily: 'DEBIAN', architecture: 'X86_64' },
 };
@@ -52,8 +57,22 @@ const LIST = /* GraphQL */ `
   query List($region: ID!, $filter: ImageFilter, $orderBy: ImageOrder, $first: Int, $after: String) {
     images(region: $region, filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
       totalCount
-      edges { cursor node { providerId name organization { id } } }
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges {
+        cursor
+        node {
+          providerId
+          name
+          organization {
+            id
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
     }
   }
 `;
@@ -130,9 +149,14 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       }
     }
 
-    it('never returns another organization\'s image to an outsider, whatever the filter asks', async () => {
+    it("never returns another organization's image to an outsider, whatever the filter asks", async () => {
       const { ids } = await listAll(CALLERS.outsider, 'alpha', { organizations: ['acme', 'globex'] }, ORDERS[0]!);
-      const owners = new Set(seeded.get('alpha')!.filter((image) => ids.includes(image.id)).map((image) => image.organizationId));
+      const owners = new Set(
+        seeded
+          .get('alpha')!
+          .filter((image) => ids.includes(image.id))
+          .map((image) => image.organizationId),
+      );
       expect([...owners]).toEqual([null]);
     });
 
@@ -148,7 +172,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const after = first.data!.images.pageInfo.endCursor;
       const before = await server.gql<{ images: Page }>(LIST, { region, first: 4, after }, CALLERS.platformAdmin.token);
       // "a-..." sorts before every seeded name.
-      const added = await seed(server.provider(region), catalog([null], 3).map((image) => ({ ...image, name: `a-${image.name}` })));
+      const added = await seed(
+        server.provider(region),
+        catalog([null], 3).map((image) => ({ ...image, name: `a-${image.name}` })),
+      );
       seeded.get(region)!.push(...added);
       const again = await server.gql<{ images: Page }>(LIST, { region, first: 4, after }, CALLERS.platformAdmin.token);
       expect(again.data!.images.edges).toEqual(before.data!.images.edges);

@@ -50,7 +50,13 @@ const EXPECTED: Record<Operation, Record<Target, string>> = {
   },
   node: { own: 'Image', other: 'null', public: 'Image', restricted: 'null', missing: 'null' },
   'Region.images': { own: 'listed', other: 'absent', public: 'listed', restricted: 'region:null', missing: 'absent' },
-  'Organization.images': { own: 'listed', other: 'absent', public: 'absent', restricted: 'error:REGION_NOT_FOUND', missing: 'absent' },
+  'Organization.images': {
+    own: 'listed',
+    other: 'absent',
+    public: 'absent',
+    restricted: 'error:REGION_NOT_FOUND',
+    missing: 'absent',
+  },
   imageChanged: {
     own: 'next:Image',
     other: 'error:IMAGE_NOT_FOUND',
@@ -82,7 +88,8 @@ const EXPECTED: Record<Operation, Record<Target, string>> = {
 };
 
 /** Every image field that could carry another tenant's data, asked for everywhere an image appears. */
-const IMAGE = 'id providerId name visibility organization { id } region { id } source { kind uri createdBy } usedBy { kind consumerId organization { id } }';
+const IMAGE =
+  'id providerId name visibility organization { id } region { id } source { kind uri createdBy } usedBy { kind consumerId organization { id } }';
 const CONNECTION = `{ totalCount nodes { ${IMAGE} } edges { cursor node { id } } }`;
 const UNION = '__typename ... on Error { message code } ... on ImageNotFoundError { id }';
 
@@ -112,27 +119,46 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   beforeAll(async () => {
     server = await startTestServer({ regions: REGIONS.map((region) => ({ ...region, provider: kind })), callers: [ACME, ADMIN] });
     const seed = async (region: string, organizationId: string | null, name: string) =>
-      (await server.provider(region).createImage(newImage({ organizationId, name, source: { kind: 'IMPORT', uri: `https://mirror.example/${name}.raw`, createdBy: name } }))).image;
+      (
+        await server.provider(region).createImage(
+          newImage({
+            organizationId,
+            name,
+            source: { kind: 'IMPORT', uri: `https://mirror.example/${name}.raw`, createdBy: name },
+          }),
+        )
+      ).image;
     own = await seed('alpha', 'acme', 'acme-own-image');
     other = await seed('alpha', 'globex', 'globex-secret-alpha-7f3a');
     pub = await seed('alpha', null, 'platform-public-image');
     restricted = await seed('gamma', 'globex', 'globex-secret-gamma-91c2');
     // A use globex holds on its own image: acme must not learn of it either.
-    await server.provider('alpha').registerImageUse(other.id, { kind: 'server', consumerId: 'globex-vm-secret', organizationId: 'globex' });
+    await server
+      .provider('alpha')
+      .registerImageUse(other.id, { kind: 'server', consumerId: 'globex-vm-secret', organizationId: 'globex' });
     // And one on the PUBLIC image, which acme sees but whose globex use it must not.
-    await server.provider('alpha').registerImageUse(pub.id, { kind: 'server', consumerId: 'globex-vm-public', organizationId: 'globex' });
+    await server
+      .provider('alpha')
+      .registerImageUse(pub.id, { kind: 'server', consumerId: 'globex-vm-public', organizationId: 'globex' });
     // The records to compare against are taken after the registrations: Glance bumps updated_at when a use is written.
     [other] = (await server.provider('alpha').getImages([other.id])) as [ImageRecord];
     targets.own = { id: globalId('alpha', own.id), region: 'alpha', providerId: own.id };
     targets.other = { id: globalId('alpha', other.id), region: 'alpha', providerId: other.id };
     targets.public = { id: globalId('alpha', pub.id), region: 'alpha', providerId: pub.id };
     targets.restricted = { id: globalId('gamma', restricted.id), region: 'gamma', providerId: restricted.id };
-    targets.missing = { id: globalId('alpha', '00000000-0000-4000-8000-00000000dead'), region: 'alpha', providerId: '00000000-0000-4000-8000-00000000dead' };
+    targets.missing = {
+      id: globalId('alpha', '00000000-0000-4000-8000-00000000dead'),
+      region: 'alpha',
+      providerId: '00000000-0000-4000-8000-00000000dead',
+    };
   });
   afterAll(() => server?.close());
 
   /** POSTs as acme's member; answers the raw body and its JSON. */
-  async function post(query: string, variables: Record<string, unknown>): Promise<{ text: string; json: Record<string, unknown> }> {
+  async function post(
+    query: string,
+    variables: Record<string, unknown>,
+  ): Promise<{ text: string; json: Record<string, unknown> }> {
     const response = await server.app.yoga.fetch('http://imagegraph.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME.token}` },
@@ -147,7 +173,11 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     nodes: { id: string }[];
   }
 
-  function listingOutcome(json: Record<string, unknown>, listing: (data: Record<string, unknown>) => Listing | null | undefined, target: TargetImage): string {
+  function listingOutcome(
+    json: Record<string, unknown>,
+    listing: (data: Record<string, unknown>) => Listing | null | undefined,
+    target: TargetImage,
+  ): string {
     const errors = json.errors as { extensions?: { code?: string } }[] | undefined;
     if (errors?.length) return `error:${errors[0]!.extensions?.code}`;
     const found = listing(json.data as Record<string, unknown>);
@@ -183,7 +213,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       .join('\n\n');
     if (!match) throw new Error(`no event in ${JSON.stringify(text)}`);
     if (match[1] === 'complete') return { outcome: 'complete', text };
-    const payload = JSON.parse(match[2]!) as { data?: { imageChanged?: { __typename?: string; id: string } }; errors?: { extensions?: { code?: string } }[] };
+    const payload = JSON.parse(match[2]!) as {
+      data?: { imageChanged?: { __typename?: string; id: string } };
+      errors?: { extensions?: { code?: string } }[];
+    };
     if (payload.errors?.length) return { outcome: `error:${payload.errors[0]!.extensions?.code}`, text };
     expect(payload.data?.imageChanged?.id).toBe(id);
     return { outcome: 'next:Image', text };
@@ -192,7 +225,9 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   async function run(operation: Operation, target: TargetImage): Promise<Cell> {
     switch (operation) {
       case 'images': {
-        const { text, json } = await post(`query ($r: ID!) { images(region: $r, first: 100) ${CONNECTION} }`, { r: target.region });
+        const { text, json } = await post(`query ($r: ID!) { images(region: $r, first: 100) ${CONNECTION} }`, {
+          r: target.region,
+        });
         return { text, outcome: listingOutcome(json, (data) => data?.images as Listing, target) };
       }
       case 'images(OWNED, organizations)': {
@@ -203,19 +238,33 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         return { text, outcome: listingOutcome(json, (data) => data?.images as Listing, target) };
       }
       case 'node': {
-        const { text, json } = await post(`query ($id: ID!) { node(id: $id) { __typename ... on Image { ${IMAGE} } } }`, { id: target.id });
+        const { text, json } = await post(`query ($id: ID!) { node(id: $id) { __typename ... on Image { ${IMAGE} } } }`, {
+          id: target.id,
+        });
         expect(json.errors).toBeUndefined();
         const node = (json.data as { node: { __typename: string } | null }).node;
         return { text, outcome: node ? node.__typename : 'null' };
       }
       case 'Region.images': {
-        const { text, json } = await post(`query ($r: ID!) { region(id: $r) { id images(first: 100) ${CONNECTION} } }`, { r: target.region });
-        return { text, outcome: listingOutcome(json, (data) => (data.region === null ? null : (data.region as { images: Listing }).images), target) };
-      }
-      case 'Organization.images': {
-        const { text, json } = await post(`query ($r: ID!) { viewer { organizations { id images(region: $r, first: 100) ${CONNECTION} } } }`, {
+        const { text, json } = await post(`query ($r: ID!) { region(id: $r) { id images(first: 100) ${CONNECTION} } }`, {
           r: target.region,
         });
+        return {
+          text,
+          outcome: listingOutcome(
+            json,
+            (data) => (data.region === null ? null : (data.region as { images: Listing }).images),
+            target,
+          ),
+        };
+      }
+      case 'Organization.images': {
+        const { text, json } = await post(
+          `query ($r: ID!) { viewer { organizations { id images(region: $r, first: 100) ${CONNECTION} } } }`,
+          {
+            r: target.region,
+          },
+        );
         return {
           text,
           outcome: listingOutcome(
@@ -235,13 +284,23 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       case 'releaseImageUse':
       case 'deleteImage': {
         const input =
-          operation === 'deleteImage' ? { id: target.id } : { image: target.id, kind: 'server', consumerId: 'acme-vm-1', organization: 'acme' };
+          operation === 'deleteImage'
+            ? { id: target.id }
+            : { image: target.id, kind: 'server', consumerId: 'acme-vm-1', organization: 'acme' };
         const extra =
           operation === 'deleteImage'
             ? `... on DeleteImagePayload { deletedImageId } ... on RegionNotFoundError { region } ... on ImageNotOwnedError { image { ${IMAGE} } } ... on ImageInUseError { image { ${IMAGE} } usedBy { kind consumerId organization { id } } }`
             : `... on ${operation === 'registerImageUse' ? 'RegisterImageUsePayload' : 'ReleaseImageUsePayload'} { image { ${IMAGE} } }`;
-        const type = operation === 'deleteImage' ? 'DeleteImageInput' : operation === 'registerImageUse' ? 'RegisterImageUseInput' : 'ReleaseImageUseInput';
-        const { text, json } = await post(`mutation ($input: ${type}!) { result: ${operation}(input: $input) { ${UNION} ${extra} } }`, { input });
+        const type =
+          operation === 'deleteImage'
+            ? 'DeleteImageInput'
+            : operation === 'registerImageUse'
+              ? 'RegisterImageUseInput'
+              : 'ReleaseImageUseInput';
+        const { text, json } = await post(
+          `mutation ($input: ${type}!) { result: ${operation}(input: $input) { ${UNION} ${extra} } }`,
+          { input },
+        );
         expect(json.errors, text).toBeUndefined();
         return { text, outcome: (json.data as { result: { __typename: string } }).result.__typename };
       }
@@ -266,16 +325,18 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const [restrictedNow] = await server.provider('gamma').getImages([restricted.id]);
       expect(otherNow).toEqual(other);
       expect(restrictedNow).toEqual(restricted);
-      expect((await server.provider('alpha').listImageUses([other.id]))[0]!.map((u) => u.consumerId)).toEqual(['globex-vm-secret']);
+      expect((await server.provider('alpha').listImageUses([other.id]))[0]!.map((u) => u.consumerId)).toEqual([
+        'globex-vm-secret',
+      ]);
       expect((await server.provider('gamma').listImageUses([restricted.id]))[0]).toEqual([]);
       // acme's register then release on the PUBLIC image left globex's use alone.
-      expect((await server.provider('alpha').listImageUses([pub.id]))[0]!.map((u) => `${u.organizationId}/${u.consumerId}`)).toEqual([
-        'globex/globex-vm-public',
-      ]);
+      expect(
+        (await server.provider('alpha').listImageUses([pub.id]))[0]!.map((u) => `${u.organizationId}/${u.consumerId}`),
+      ).toEqual(['globex/globex-vm-public']);
       // About 60 requests, each several Glance calls that Keystone validates one at a time: 15 s alone.
     }, 90_000);
 
-    it('answers another organization\'s image byte for byte like a missing one, in every operation', () => {
+    it("answers another organization's image byte for byte like a missing one, in every operation", () => {
       expect(cells.size).toBe(OPERATIONS.length * TARGETS.length);
       const normalise = (text: string, target: TargetImage) => text.replaceAll(target.id, '<id>');
       for (const operation of OPERATIONS) {
@@ -285,7 +346,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       }
     });
 
-    it('never puts the other organization\'s image names, provider ids, uses or organization id in any answer', () => {
+    it("never puts the other organization's image names, provider ids, uses or organization id in any answer", () => {
       // Checks whatever the matrix collected, even when it stopped early.
       expect(cells.size).toBeGreaterThan(0);
       const secrets = [other.name, other.id, restricted.name, restricted.id, 'globex', 'globex-vm-secret', 'globex-vm-public'];
@@ -295,7 +356,12 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         // Global IDs are opaque but decodable: none may point at a globex image either.
         for (const [encoded] of text.matchAll(/[A-Za-z0-9_-]{20,}/g)) {
           const decoded = Buffer.from(encoded, 'base64url').toString('utf8');
-          if (decoded.startsWith('Image:') && (decoded.endsWith(other.id) || decoded.endsWith(restricted.id)) && cell.split(' x ')[1] !== 'other' && cell.split(' x ')[1] !== 'restricted') {
+          if (
+            decoded.startsWith('Image:') &&
+            (decoded.endsWith(other.id) || decoded.endsWith(restricted.id)) &&
+            cell.split(' x ')[1] !== 'other' &&
+            cell.split(' x ')[1] !== 'restricted'
+          ) {
             leaks.push(`${cell} names ${decoded}`);
           }
         }

@@ -32,7 +32,6 @@ function landedContract(): string {
   return [baseContract, ...landed.map((section) => section.slice(section.indexOf('\n') + 1))].join('\n');
 }
 
-
 describe('the GraphQL schema', () => {
   it('matches the checked-in schema.graphql (run `npm run schema` after changing it)', () => {
     expect(readFileSync(new URL('schema.graphql', root), 'utf8')).toBe(`${printSchema(schema)}\n`);

@@ -153,7 +153,10 @@ async function providerConfig(region: TestRegion, dir: string, url = glanceUrl()
       auth: {
         type: 'keystone',
         authUrl: overrides.authUrl ?? setup.keystoneUrl,
-        applicationCredential: { id: project.applicationCredential.id, secret: overrides.secret ?? project.applicationCredential.secret },
+        applicationCredential: {
+          id: project.applicationCredential.id,
+          secret: overrides.secret ?? project.applicationCredential.secret,
+        },
         ...(overrides.regionName ? { regionName: overrides.regionName } : {}),
         ...(overrides.interface ? { interface: overrides.interface } : {}),
       },

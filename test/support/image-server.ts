@@ -123,7 +123,11 @@ export async function startImageServer(routes: Record<string, ImageRoute | Image
       start = range.start;
       end = Math.min(size, range.end === null ? size : range.end + 1);
       const total = route.omitLength ? '*' : String(size);
-      answer(206, { 'content-range': `bytes ${start}-${end - 1}/${total}`, 'content-length': end - start, 'accept-ranges': 'bytes' });
+      answer(206, {
+        'content-range': `bytes ${start}-${end - 1}/${total}`,
+        'content-length': end - start,
+        'accept-ranges': 'bytes',
+      });
     } else {
       answer(200, route.omitLength ? {} : { 'content-length': size });
     }
@@ -221,11 +225,16 @@ export function sizeOf(body: ImageBody): number {
 }
 
 /** The bytes of [start, end) of `body`, `chunkBytes` at a time; memory stays flat for any size. */
-export async function* chunksOf(body: ImageBody, start = 0, end = sizeOf(body), chunkBytes = CHUNK_BYTES): AsyncGenerator<Uint8Array> {
+export async function* chunksOf(
+  body: ImageBody,
+  start = 0,
+  end = sizeOf(body),
+  chunkBytes = CHUNK_BYTES,
+): AsyncGenerator<Uint8Array> {
   if (typeof body === 'string') {
     const file = await open(body, 'r');
     try {
-      for (let position = start; position < end; ) {
+      for (let position = start; position < end;) {
         const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, end - position));
         const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
         if (bytesRead === 0) return;

@@ -77,14 +77,19 @@ export async function keystone<T = Record<string, unknown>>(
   const text = await response.body.text();
   const expected = options.expect ?? [200, 201, 204];
   // Request bodies may hold passwords and secrets: only the method, path and Keystone's answer are shown.
-  if (!expected.includes(response.statusCode)) throw new Error(`Keystone: ${method} ${path} -> ${response.statusCode} ${text.slice(0, 300)}`);
+  if (!expected.includes(response.statusCode))
+    throw new Error(`Keystone: ${method} ${path} -> ${response.statusCode} ${text.slice(0, 300)}`);
   return { status: response.statusCode, headers: response.headers, body: (text ? JSON.parse(text) : null) as T };
 }
 
 const DOMAIN = { id: 'default' };
 
 /** A password token, scoped to a project (by id or name) when given. */
-async function passwordToken(user: string, password: string, project?: { id: string } | { name: string; domain: typeof DOMAIN }): Promise<string> {
+async function passwordToken(
+  user: string,
+  password: string,
+  project?: { id: string } | { name: string; domain: typeof DOMAIN },
+): Promise<string> {
   const response = await keystone('POST', '/auth/tokens', {
     body: {
       auth: {
@@ -155,15 +160,32 @@ export async function createProject(label: string): Promise<KeystoneProject> {
     })
   ).body.user;
   const { member, admin: adminRole } = await roleIds();
-  for (const role of [member, adminRole]) await keystone('PUT', `/projects/${project.id}/users/${user.id}/roles/${role}`, { token });
+  for (const role of [member, adminRole])
+    await keystone('PUT', `/projects/${project.id}/users/${user.id}/roles/${role}`, { token });
   const own = await passwordToken(name, password, { id: project.id });
   const credential = (
-    await keystone<{ application_credential: { id: string; secret: string } }>('POST', `/users/${user.id}/application_credentials`, {
-      token: own,
-      body: { application_credential: { name: 'imagegraph-test', description: 'imagegraph test server -> glance', unrestricted: false } },
-    })
+    await keystone<{ application_credential: { id: string; secret: string } }>(
+      'POST',
+      `/users/${user.id}/application_credentials`,
+      {
+        token: own,
+        body: {
+          application_credential: {
+            name: 'imagegraph-test',
+            description: 'imagegraph test server -> glance',
+            unrestricted: false,
+          },
+        },
+      },
+    )
   ).body.application_credential;
-  const made = { name, projectId: project.id, userId: user.id, password, applicationCredential: { id: credential.id, secret: credential.secret } };
+  const made = {
+    name,
+    projectId: project.id,
+    userId: user.id,
+    password,
+    applicationCredential: { id: credential.id, secret: credential.secret },
+  };
   byProjectId.set(made.projectId, made);
   return made;
 }
@@ -233,7 +255,11 @@ export async function revokeToken(token: string): Promise<void> {
 
 /** Whether Keystone still accepts a token (validation as admin). */
 export async function tokenIsValid(token: string): Promise<boolean> {
-  const response = await keystone('HEAD', '/auth/tokens', { token: await adminToken(), headers: { 'x-subject-token': token }, expect: [200, 404] });
+  const response = await keystone('HEAD', '/auth/tokens', {
+    token: await adminToken(),
+    headers: { 'x-subject-token': token },
+    expect: [200, 404],
+  });
   return response.status === 200;
 }
 
@@ -242,12 +268,19 @@ export async function tokenIsValid(token: string): Promise<boolean> {
  * scripts/openstack/issue-short-token.py (an in-process Keystone on the same database and keys; about
  * 5 s). Use 6 s or more.
  */
-export async function shortLivedToken(seconds: number, credential: { id: string; secret: string }): Promise<{ token: string; expiresAt: number }> {
+export async function shortLivedToken(
+  seconds: number,
+  credential: { id: string; secret: string },
+): Promise<{ token: string; expiresAt: number }> {
   const script = join(import.meta.dirname, '..', '..', 'scripts', 'openstack', 'issue-short-token.py');
-  const { stdout } = await promisify(execFile)('/usr/bin/python3', [script, info().keystoneConf, String(seconds), credential.id, credential.secret], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const { stdout } = await promisify(execFile)(
+    '/usr/bin/python3',
+    [script, info().keystoneConf, String(seconds), credential.id, credential.secret],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   const minted = JSON.parse(stdout) as { token: string; expires_at: string };
   return { token: minted.token, expiresAt: Date.parse(minted.expires_at) };
 }
@@ -264,6 +297,5 @@ export function tokenRequests(fromAddress: string): number | null {
   const prefix = `${fromAddress} `;
   return readFileSync(log, 'utf8')
     .split('\n')
-    .filter((line) => line.startsWith(prefix) && line.includes('"POST /v3/auth/tokens'))
-    .length;
+    .filter((line) => line.startsWith(prefix) && line.includes('"POST /v3/auth/tokens')).length;
 }

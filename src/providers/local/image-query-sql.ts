@@ -42,11 +42,7 @@ export function whereClause(scope: ImageScope, filter: ImageFilter): SqlPart {
   if (filter.createdAfter) add('created_at > ?', filter.createdAfter.toISOString());
   if (filter.createdBefore) add('created_at < ?', filter.createdBefore.toISOString());
   for (const tag of filter.tags ?? []) {
-    add(
-      'EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.name = ? AND t.value = ?)',
-      tag.name,
-      tag.value,
-    );
+    add('EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.name = ? AND t.value = ?)', tag.name, tag.value);
   }
   return { sql: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }

@@ -33,10 +33,34 @@ export interface ImageRow {
 }
 
 export const IMAGE_COLUMNS = [
-  'id', 'name', 'description', 'organization_id', 'visibility', 'status', 'status_reason', 'disk_format',
-  'size_bytes', 'checksum_algorithm', 'checksum_value', 'architecture', 'virtualization', 'os_kernel',
-  'os_family', 'os_distro', 'os_version', 'os_variant', 'os_codename', 'gpu_vendor', 'gpu_driver', 'gpu_models',
-  'software_versions', 'source_kind', 'source_uri', 'created_by', 'created_at', 'updated_at',
+  'id',
+  'name',
+  'description',
+  'organization_id',
+  'visibility',
+  'status',
+  'status_reason',
+  'disk_format',
+  'size_bytes',
+  'checksum_algorithm',
+  'checksum_value',
+  'architecture',
+  'virtualization',
+  'os_kernel',
+  'os_family',
+  'os_distro',
+  'os_version',
+  'os_variant',
+  'os_codename',
+  'gpu_vendor',
+  'gpu_driver',
+  'gpu_models',
+  'software_versions',
+  'source_kind',
+  'source_uri',
+  'created_by',
+  'created_at',
+  'updated_at',
 ] as const satisfies readonly (keyof ImageRow)[];
 
 export function rowToImage(row: ImageRow, tags: Tag[]): ImageRecord {
@@ -51,9 +75,7 @@ export function rowToImage(row: ImageRow, tags: Tag[]): ImageRecord {
     diskFormat: row.disk_format,
     sizeBytes: row.size_bytes,
     checksum:
-      row.checksum_algorithm && row.checksum_value
-        ? { algorithm: row.checksum_algorithm, value: row.checksum_value }
-        : null,
+      row.checksum_algorithm && row.checksum_value ? { algorithm: row.checksum_algorithm, value: row.checksum_value } : null,
     architecture: row.architecture,
     virtualization: row.virtualization,
     os: {

@@ -74,23 +74,25 @@ export class LocalImageProvider implements ImageProvider {
     const insertTag = this.db.prepare('INSERT INTO image_tags (image_id, name, value) VALUES (?, ?, ?)');
     const key = image.idempotency?.key ?? null;
     // Look-up and insert in one transaction: two concurrent calls with one key create one image.
-    return this.db.transaction((): CreatedImage => {
-      if (image.idempotency) {
-        const existing = this.findIdempotent(image.organizationId, image.idempotency.key);
-        if (existing) {
-          if (existing.fingerprint !== image.idempotency.fingerprint) throw new IdempotencyConflictError(image.idempotency.key);
-          return { image: existing.image, created: false };
+    return this.db
+      .transaction((): CreatedImage => {
+        if (image.idempotency) {
+          const existing = this.findIdempotent(image.organizationId, image.idempotency.key);
+          if (existing) {
+            if (existing.fingerprint !== image.idempotency.fingerprint) throw new IdempotencyConflictError(image.idempotency.key);
+            return { image: existing.image, created: false };
+          }
         }
-      }
-      insertImage.run({
-        ...row,
-        key,
-        fingerprint: image.idempotency?.fingerprint ?? null,
-        properties: JSON.stringify(reservedProperties(image, key)),
-      });
-      for (const tag of image.tags) insertTag.run(row.id, tag.name, tag.value);
-      return { image: rowToImage(row, image.tags), created: true };
-    }).immediate();
+        insertImage.run({
+          ...row,
+          key,
+          fingerprint: image.idempotency?.fingerprint ?? null,
+          properties: JSON.stringify(reservedProperties(image, key)),
+        });
+        for (const tag of image.tags) insertTag.run(row.id, tag.name, tag.value);
+        return { image: rowToImage(row, image.tags), created: true };
+      })
+      .immediate();
   }
 
   async findByIdempotencyKey(organizationId: string | null, key: string) {
@@ -153,7 +155,8 @@ export class LocalImageProvider implements ImageProvider {
     id: string,
     { kind, consumerId, organizationIds }: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' },
   ): Promise<boolean> {
-    const orgs = organizationIds === 'all' ? '' : `AND organization_id IN (${organizationIds.map(() => '?').join(', ') || 'NULL'})`;
+    const orgs =
+      organizationIds === 'all' ? '' : `AND organization_id IN (${organizationIds.map(() => '?').join(', ') || 'NULL'})`;
     return this.db
       .transaction(() => {
         if (!this.exists(id)) return false;
@@ -171,7 +174,9 @@ export class LocalImageProvider implements ImageProvider {
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
     const rows = this.db
-      .prepare(`SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind = 'IMPORT' ORDER BY created_at`)
+      .prepare(
+        `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind = 'IMPORT' ORDER BY created_at`,
+      )
       .all() as ImageRow[];
     return this.withTags(rows);
   }
@@ -199,7 +204,12 @@ export class LocalImageProvider implements ImageProvider {
     return ids.map((id) =>
       rows
         .filter((row) => row.image_id === id)
-        .map((row) => ({ kind: row.kind, consumerId: row.consumer_id, organizationId: row.organization_id, createdAt: new Date(row.created_at) })),
+        .map((row) => ({
+          kind: row.kind,
+          consumerId: row.consumer_id,
+          organizationId: row.organization_id,
+          createdAt: new Date(row.created_at),
+        })),
     );
   }
 
@@ -217,9 +227,7 @@ export class LocalImageProvider implements ImageProvider {
   private withTags(rows: ImageRow[]): ImageRecord[] {
     if (rows.length === 0) return [];
     const tagRows = this.db
-      .prepare(
-        `SELECT image_id, name, value FROM image_tags WHERE image_id IN (${rows.map(() => '?').join(', ')}) ORDER BY name`,
-      )
+      .prepare(`SELECT image_id, name, value FROM image_tags WHERE image_id IN (${rows.map(() => '?').join(', ')}) ORDER BY name`)
       .all(...rows.map((row) => row.id)) as { image_id: string; name: string; value: string }[];
     const tagsByImage = new Map<string, Tag[]>();
     for (const { image_id, name, value } of tagRows) {

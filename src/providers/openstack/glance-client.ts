@@ -155,5 +155,8 @@ function cleanMessage(text: string): string {
   } catch {
     // an HTML or empty body: keep the text
   }
-  return message.replace(/<br\s*\/?>/g, ' ').replace(/\s+/g, ' ').trim();
+  return message
+    .replace(/<br\s*\/?>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

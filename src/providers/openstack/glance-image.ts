@@ -181,7 +181,10 @@ export function usesOf(image: GlanceImage): ImageUse[] {
 
 /** The property that records one use: a hash, since consumer IDs may hold any character. */
 export function useProperty(organizationId: string, kind: string, consumerId: string): string {
-  const hash = createHash('sha256').update(JSON.stringify([organizationId, kind, consumerId])).digest('hex').slice(0, 24);
+  const hash = createHash('sha256')
+    .update(JSON.stringify([organizationId, kind, consumerId]))
+    .digest('hex')
+    .slice(0, 24);
   return `${P.usePrefix}${hash}`;
 }
 

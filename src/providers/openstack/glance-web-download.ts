@@ -28,12 +28,15 @@ export async function webDownload(
     }
     throw error;
   }
-  for (let started = false; ; ) {
+  for (let started = false; ;) {
     await sleep(POLL_MS, undefined, { signal });
     const image = (await glance.json<GlanceImage>('GET', `/v2/images/${id}`)).body;
     if (image.status === 'active') {
       await verifyStoredBytes(glance, id, uri, image.size ?? 0);
-      return { sizeBytes: image.size, checksum: image.os_hash_value ? { algorithm: image.os_hash_algo ?? 'sha512', value: image.os_hash_value } : null };
+      return {
+        sizeBytes: image.size,
+        checksum: image.os_hash_value ? { algorithm: image.os_hash_algo ?? 'sha512', value: image.os_hash_value } : null,
+      };
     }
     if (image.status !== 'queued') started = true;
     if (image.status === 'queued' && !image['os_glance_import_task'] && started) throw await taskFailure(glance, id, uri);
@@ -46,7 +49,10 @@ export async function webDownload(
 async function verifyStoredBytes(glance: GlanceClient, id: string, uri: string, size: number): Promise<void> {
   try {
     checkHead(uri, await glance.bytes(`/v2/images/${id}/file`, 0, PEEK_BYTES - 1));
-    if (size >= VHD_FOOTER_BYTES && hasVhdFooter(await glance.bytes(`/v2/images/${id}/file`, size - VHD_FOOTER_BYTES, size - 1))) {
+    if (
+      size >= VHD_FOOTER_BYTES &&
+      hasVhdFooter(await glance.bytes(`/v2/images/${id}/file`, size - VHD_FOOTER_BYTES, size - 1))
+    ) {
       throw new UnsupportedImageFormatError('VHD', vhdProbe.hint);
     }
   } catch (error) {
@@ -57,7 +63,16 @@ async function verifyStoredBytes(glance: GlanceClient, id: string, uri: string, 
 }
 
 async function taskFailure(glance: GlanceClient, id: string, uri: string): Promise<ImageFetchError> {
-  const { body } = await glance.json<{ tasks?: { status: string; message: string; updated_at: string }[] }>('GET', `/v2/images/${id}/tasks`);
-  const failed = (body.tasks ?? []).filter((task) => task.status === 'failure').sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))[0];
-  return new ImageFetchError(uri, 'CONNECTION_FAILED', `Glance could not download the image: ${failed?.message ?? 'no reason given'}`);
+  const { body } = await glance.json<{ tasks?: { status: string; message: string; updated_at: string }[] }>(
+    'GET',
+    `/v2/images/${id}/tasks`,
+  );
+  const failed = (body.tasks ?? [])
+    .filter((task) => task.status === 'failure')
+    .sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))[0];
+  return new ImageFetchError(
+    uri,
+    'CONNECTION_FAILED',
+    `Glance could not download the image: ${failed?.message ?? 'no reason given'}`,
+  );
 }

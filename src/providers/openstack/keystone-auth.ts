@@ -139,10 +139,7 @@ export class KeystoneAuth implements GlanceAuth {
     const endpoint = (body.token.catalog ?? [])
       .filter((service) => service.type === 'image')
       .flatMap((service) => service.endpoints)
-      .find(
-        (e) =>
-          e.interface === wanted && (!this.options.regionName || (e.region_id ?? e.region) === this.options.regionName),
-      );
+      .find((e) => e.interface === wanted && (!this.options.regionName || (e.region_id ?? e.region) === this.options.regionName));
     if (!endpoint) {
       this.options.logger.error(
         { region: this.options.region, interface: wanted, regionName: this.options.regionName },

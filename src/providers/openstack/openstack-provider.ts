@@ -60,13 +60,19 @@ export class OpenStackImageProvider implements ImageProvider {
 
   async queryImages(query: ImageQuery): Promise<ImagePage> {
     const { order, after } = query;
-    const base: Params = [...filterParams(query.filter), ...createdAtParam(query.filter, order, after), ['sort', sortParam(order)]];
+    const base: Params = [
+      ...filterParams(query.filter),
+      ...createdAtParam(query.filter, order, after),
+      ['sort', sortParam(order)],
+    ];
     const sign = order.direction === 'ASC' ? 1 : -1;
     const before = (a: SortKey, b: SortKey) => sign * (compare(a.value, b.value) || compare(a.id, b.id)) < 0;
     const matches = residual(query.filter);
     const keep = (image: ImageRecord) => matches(image) && (!after || before(after, keyOf(image, order)));
     const pages = await Promise.all(
-      streams(query.scope, await this.options.auth.projectId()).map((stream) => this.readStream([...stream, ...base], query, keep, before)),
+      streams(query.scope, await this.options.auth.projectId()).map((stream) =>
+        this.readStream([...stream, ...base], query, keep, before),
+      ),
     );
     // A stream that stopped early vouches only for what sorts before its horizon: the page ends there.
     const complete = (image: ImageRecord) => pages.every((page) => !page.horizon || before(keyOf(image, order), page.horizon));
@@ -135,7 +141,8 @@ export class OpenStackImageProvider implements ImageProvider {
   async updateImage(id: string, patch: ImagePatch): Promise<ImageRecord | null> {
     // Glance owns the status; imagegraph records only what Glance cannot know.
     const ops: unknown[] = [];
-    if (patch.status === 'FAILED') ops.push({ op: 'add', path: `/${P.failedReason}`, value: patch.statusReason ?? 'The import failed' });
+    if (patch.status === 'FAILED')
+      ops.push({ op: 'add', path: `/${P.failedReason}`, value: patch.statusReason ?? 'The import failed' });
     if (patch.checksum?.algorithm === 'sha256') ops.push({ op: 'add', path: `/${P.sha256}`, value: patch.checksum.value });
     try {
       const image = ops.length
@@ -169,7 +176,10 @@ export class OpenStackImageProvider implements ImageProvider {
       }
     }
     const done = this.glance.upload(`/v2/images/${id}/file`, watched(), signal);
-    this.uploads.set(id, done.catch(() => undefined));
+    this.uploads.set(
+      id,
+      done.catch(() => undefined),
+    );
     try {
       await done;
     } catch (error) {
@@ -229,10 +239,16 @@ export class OpenStackImageProvider implements ImageProvider {
     if (!image || !toRecord(image)) return false;
     const property = useProperty(use.organizationId, use.kind, use.consumerId);
     if (image[property]) return true;
-    const value = JSON.stringify({ organization: use.organizationId, kind: use.kind, consumerId: use.consumerId, createdAt: new Date() });
+    const value = JSON.stringify({
+      organization: use.organizationId,
+      kind: use.kind,
+      consumerId: use.consumerId,
+      createdAt: new Date(),
+    });
     // One atomic patch: the use and `protected`, so Glance itself refuses a delete racing this.
     const ops: unknown[] = [{ op: 'add', path: `/${property}`, value }];
-    if (!image.protected) ops.push({ op: 'replace', path: '/protected', value: true }, { op: 'add', path: `/${P.protectedByUses}`, value: 'true' });
+    if (!image.protected)
+      ops.push({ op: 'replace', path: '/protected', value: true }, { op: 'add', path: `/${P.protectedByUses}`, value: 'true' });
     return this.patchIfExists(id, ops);
   }
 
@@ -250,7 +266,10 @@ export class OpenStackImageProvider implements ImageProvider {
         (release.organizationIds === 'all' || release.organizationIds.includes(use.organizationId)),
     );
     if (released.length === 0) return true;
-    const ops: unknown[] = released.map((use) => ({ op: 'remove', path: `/${useProperty(use.organizationId, use.kind, use.consumerId)}` }));
+    const ops: unknown[] = released.map((use) => ({
+      op: 'remove',
+      path: `/${useProperty(use.organizationId, use.kind, use.consumerId)}`,
+    }));
     if (released.length === uses.length && image[P.protectedByUses]) {
       ops.push({ op: 'replace', path: '/protected', value: false }, { op: 'remove', path: `/${P.protectedByUses}` });
     }
@@ -325,7 +344,11 @@ export class OpenStackImageProvider implements ImageProvider {
     const records: ImageRecord[] = [];
     let marker = coarse ? undefined : query.after?.id;
     for (let round = 0; ; round++) {
-      const page: Params = [...params, ['limit', String(Math.max(wanted, 20))], ...(marker ? ([['marker', marker]] as Params) : [])];
+      const page: Params = [
+        ...params,
+        ['limit', String(Math.max(wanted, 20))],
+        ...(marker ? ([['marker', marker]] as Params) : []),
+      ];
       const images = await this.listPage(page);
       for (const image of images) {
         const record = toRecord(image);
@@ -347,7 +370,9 @@ export class OpenStackImageProvider implements ImageProvider {
       return (await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`)).body.images;
     } catch (error) {
       if (error instanceof GlanceHttpError && error.status === 400 && /marker|No image found/i.test(error.message)) {
-        throw new InvalidInputError([{ path: ['after'], message: 'the image this cursor points at was deleted; start from the first page' }]);
+        throw new InvalidInputError([
+          { path: ['after'], message: 'the image this cursor points at was deleted; start from the first page' },
+        ]);
       }
       throw error;
     }
@@ -361,7 +386,10 @@ interface SortKey {
 
 /** The sort key of a record, or of a raw Glance image, as sortValue gives it. */
 function keyOf(image: ImageRecord | GlanceImage, order: ImageQuery['order']): SortKey {
-  const created = 'createdAt' in image && image.createdAt instanceof Date ? image.createdAt : new Date(String((image as GlanceImage).created_at));
+  const created =
+    'createdAt' in image && image.createdAt instanceof Date
+      ? image.createdAt
+      : new Date(String((image as GlanceImage).created_at));
   return { value: order.field === 'NAME' ? (image.name ?? '') : created.toISOString(), id: image.id };
 }
 

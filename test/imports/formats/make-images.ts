@@ -69,10 +69,14 @@ const DISK_SIZE = '8M';
 type Builder = (dir: string, use: (name: string) => string) => void;
 
 const raw = (dir: string, name: string) => run('qemu-img', ['create', '-q', '-f', 'raw', name, DISK_SIZE], { cwd: dir });
-const qemu = (format: string, ...options: string[]): Builder => (dir) =>
-  void run('qemu-img', ['create', '-q', '-f', format, ...options, `disk.${format}`, DISK_SIZE], { cwd: dir });
-const iso = (...options: string[]): Builder => (dir, use) =>
-  void run('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'TEST', ...options, '-o', 'out.iso', use('iso-root')], { cwd: dir });
+const qemu =
+  (format: string, ...options: string[]): Builder =>
+  (dir) =>
+    void run('qemu-img', ['create', '-q', '-f', format, ...options, `disk.${format}`, DISK_SIZE], { cwd: dir });
+const iso =
+  (...options: string[]): Builder =>
+  (dir, use) =>
+    void run('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'TEST', ...options, '-o', 'out.iso', use('iso-root')], { cwd: dir });
 
 /** Every corpus file, by name; each builder writes its file to the name's own subdirectory. */
 const BUILDERS: Record<string, { file: string; build: Builder }> = {

@@ -63,17 +63,39 @@ interface UnionResult {
 
 const IMPORT = /* GraphQL */ `
   mutation ($input: ImportImageInput!) {
-    importImage(input: $input) { __typename ... on Error { message } ... on ImportImagePayload { image { id providerId } } }
+    importImage(input: $input) {
+      __typename
+      ... on Error {
+        message
+      }
+      ... on ImportImagePayload {
+        image {
+          id
+          providerId
+        }
+      }
+    }
   }
 `;
 const DELETE = 'mutation ($id: ID!) { r: deleteImage(input: { id: $id }) { __typename ... on Error { message } } }';
-const REGISTER = 'mutation ($input: RegisterImageUseInput!) { r: registerImageUse(input: $input) { __typename ... on Error { message } } }';
-const RELEASE = 'mutation ($input: ReleaseImageUseInput!) { r: releaseImageUse(input: $input) { __typename ... on Error { message } } }';
+const REGISTER =
+  'mutation ($input: RegisterImageUseInput!) { r: registerImageUse(input: $input) { __typename ... on Error { message } } }';
+const RELEASE =
+  'mutation ($input: ReleaseImageUseInput!) { r: releaseImageUse(input: $input) { __typename ... on Error { message } } }';
 const LIST = /* GraphQL */ `
   query ($region: ID!, $after: String) {
     images(region: $region, first: 100, after: $after) {
-      nodes { id providerId status statusReason sizeBytes }
-      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        providerId
+        status
+        statusReason
+        sizeBytes
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `;
@@ -102,7 +124,12 @@ beforeAll(async () => {
   });
   // The peek sees a bootable disk; the download then gets zeros (the remote file changed): FAILED.
   images.route('/changed', { body: new Uint8Array(sizes[0]!), rangeBody: makeMbrDisk(diskDir, 'changed.raw', DISK_KIB[0]!) });
-  server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, limits: MANY_IMPORTS });
+  server = await startTestServer({
+    regions: REGIONS,
+    callers: CALLERS,
+    imports: { allowedHosts: [images.host] },
+    limits: MANY_IMPORTS,
+  });
   dir = server.dir;
 });
 
@@ -122,8 +149,9 @@ async function listAll(region: string): Promise<Listed[]> {
   const all: Listed[] = [];
   let after: string | null = null;
   for (;;) {
-    const result: Awaited<ReturnType<typeof server.gql<{ images: { nodes: Listed[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>>> =
-      await server.gql(LIST, { region, after }, ADMIN.token);
+    const result: Awaited<
+      ReturnType<typeof server.gql<{ images: { nodes: Listed[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>>
+    > = await server.gql(LIST, { region, after }, ADMIN.token);
     expect(result.errors).toBeUndefined();
     all.push(...result.data!.images.nodes);
     if (!result.data!.images.pageInfo.hasNextPage) return all;
@@ -138,12 +166,18 @@ async function checkConsistency(tracked: Tracked[], trace: string[]) {
   for (const { id: region } of REGIONS) {
     const listed = await listAll(region);
     const files = readdirSync(join(dir, region, 'images'));
-    expect(files.filter((name) => name.startsWith('.partial-')), context).toEqual([]);
+    expect(
+      files.filter((name) => name.startsWith('.partial-')),
+      context,
+    ).toEqual([]);
 
     const byProviderId = new Map(listed.map((image) => [image.providerId, image]));
     // No file without an image.
     for (const name of files) {
-      expect(name.endsWith('.raw') && byProviderId.has(name.slice(0, -'.raw'.length)), `${region}/${name} has no image\n${context}`).toBe(true);
+      expect(
+        name.endsWith('.raw') && byProviderId.has(name.slice(0, -'.raw'.length)),
+        `${region}/${name} has no image\n${context}`,
+      ).toBe(true);
     }
     for (const image of listed) {
       const own = files.filter((name) => name.includes(image.providerId));
@@ -164,7 +198,10 @@ async function checkConsistency(tracked: Tracked[], trace: string[]) {
       if (t.size === null) {
         expect(image.status, context).toBe('FAILED');
       } else {
-        expect({ status: image.status, sizeBytes: image.sizeBytes }, `${t.providerId}: ${image.statusReason}\n${context}`).toEqual({
+        expect(
+          { status: image.status, sizeBytes: image.sizeBytes },
+          `${t.providerId}: ${image.statusReason}\n${context}`,
+        ).toEqual({
           status: 'READY',
           sizeBytes: t.size,
         });
@@ -176,7 +213,7 @@ async function checkConsistency(tracked: Tracked[], trace: string[]) {
 describe('local data dir consistency under a random sequence of operations', () => {
   it('keeps files and metadata in step through imports, deletes, uses, races and restarts', async () => {
     const random = prng(SEED);
-    const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const tracked: Tracked[] = [];
     const trace: string[] = [];
     const pairs: { image: string; deleted: string; registered: string }[] = [];
@@ -243,7 +280,9 @@ describe('local data dir consistency under a random sequence of operations', () 
             deleted: false,
             uses: new Set(),
           });
-          trace.push(`${step} import ${region} ${owner ?? 'PUBLIC'} ${bad ? '/changed' : `/disk-${disk}`} -> ${result.image!.providerId}`);
+          trace.push(
+            `${step} import ${region} ${owner ?? 'PUBLIC'} ${bad ? '/changed' : `/disk-${disk}`} -> ${result.image!.providerId}`,
+          );
           break;
         }
         case 'delete': {
@@ -303,7 +342,13 @@ describe('local data dir consistency under a random sequence of operations', () 
           restarts++;
           trace.push(`${step} restart`);
           await server.close({ keepData: true });
-          server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, limits: MANY_IMPORTS, dir });
+          server = await startTestServer({
+            regions: REGIONS,
+            callers: CALLERS,
+            imports: { allowedHosts: [images.host] },
+            limits: MANY_IMPORTS,
+            dir,
+          });
           break;
         }
         case 'settle':
@@ -334,7 +379,13 @@ describe('local data dir consistency under a random sequence of operations', () 
     await checkConsistency(tracked, trace);
     // A restart finds the same state (start-up clean-up must not touch a consistent dir).
     await server.close({ keepData: true });
-    server = await startTestServer({ regions: REGIONS, callers: CALLERS, imports: { allowedHosts: [images.host] }, limits: MANY_IMPORTS, dir });
+    server = await startTestServer({
+      regions: REGIONS,
+      callers: CALLERS,
+      imports: { allowedHosts: [images.host] },
+      limits: MANY_IMPORTS,
+      dir,
+    });
     await checkConsistency(tracked, trace);
   });
 });

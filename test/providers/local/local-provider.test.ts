@@ -43,7 +43,10 @@ describe('LocalImageProvider', () => {
         description: 'with everything',
         gpu: { vendor: 'NVIDIA', driver: '550.54', models: ['H100', 'A100'] },
         softwareVersions: [{ name: 'kubernetes', version: '1.31' }],
-        tags: [{ name: 'team', value: 'core' }, { name: 'env', value: 'prod' }],
+        tags: [
+          { name: 'team', value: 'core' },
+          { name: 'env', value: 'prod' },
+        ],
         source: { kind: 'IMPORT', uri: 'https://mirror.example/a.raw', createdBy: 'alice' },
       }),
     );

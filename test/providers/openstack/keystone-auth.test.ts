@@ -70,7 +70,8 @@ async function tokenRequestsSince(address: string, before: number, atLeast: numb
 
 /** The counting tests need the access log; OPENSTACK_JSON of a Keystone elsewhere has none here. */
 function needsAccessLog(ctx: TestContext) {
-  if (tokenRequests('127.0.0.1') === null) ctx.skip(`Keystone's access log is not readable here (${setup?.accessLog ?? 'no path'})`);
+  if (tokenRequests('127.0.0.1') === null)
+    ctx.skip(`Keystone's access log is not readable here (${setup?.accessLog ?? 'no path'})`);
 }
 
 /** A pino logger like the server's (createLogger) that keeps its JSON lines; no redaction, to catch a leak at its source. */
@@ -104,7 +105,6 @@ async function tokenOf(auth: GlanceAuth): Promise<string> {
   return (await auth.headers())['x-auth-token']!;
 }
 
-
 describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
   const servers: TestServer[] = [];
   const providers: OpenStackImageProvider[] = [];
@@ -119,7 +119,11 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
   });
 
   async function keystoneServer(options: { logger?: Logger } = {}): Promise<TestServer> {
-    const server = await startTestServer({ regions: [{ id: 'ks', provider: 'openstack-keystone' }], callers: [MEMBER], ...options });
+    const server = await startTestServer({
+      regions: [{ id: 'ks', provider: 'openstack-keystone' }],
+      callers: [MEMBER],
+      ...options,
+    });
     servers.push(server);
     return server;
   }
@@ -131,7 +135,12 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
   }
 
   function keystoneAuth(project: KeystoneProject, region: string): KeystoneAuth {
-    return new KeystoneAuth({ region, authUrl: setup!.keystoneUrl, applicationCredential: project.applicationCredential, logger: pino({ level: 'silent' }) });
+    return new KeystoneAuth({
+      region,
+      authUrl: setup!.keystoneUrl,
+      applicationCredential: project.applicationCredential,
+      logger: pino({ level: 'silent' }),
+    });
   }
 
   /** A provider on `auth`, outside any server: nothing has asked for a token yet. */
@@ -298,7 +307,12 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
           {
             id: 'unknown-credential',
             provider: 'openstack-keystone',
-            keystone: { project: { ...project, applicationCredential: { id: '0'.repeat(32), secret: project.applicationCredential.secret } } },
+            keystone: {
+              project: {
+                ...project,
+                applicationCredential: { id: '0'.repeat(32), secret: project.applicationCredential.secret },
+              },
+            },
           },
           { id: 'keystone-down', provider: 'openstack-keystone', keystone: { project, authUrl: down } },
           { id: 'nowhere', provider: 'openstack-keystone', keystone: { project, regionName: 'Nowhere' } },
@@ -314,7 +328,8 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
 
     it('answers PROVIDER_UNAVAILABLE in those regions, saying nothing of Keystone, the credential or the cause', async () => {
       const { server, project, wrongSecret } = failing;
-      const listing = (region: string) => server.gql(`{ images(region: "${region}", filter: { scope: OWNED }) { nodes { id } } }`, undefined, MEMBER.token);
+      const listing = (region: string) =>
+        server.gql(`{ images(region: "${region}", filter: { scope: OWNED }) { nodes { id } } }`, undefined, MEMBER.token);
       expect((await listing('good')).errors).toBeUndefined();
       for (const region of FAILING) {
         const result = await listing(region);
@@ -328,7 +343,13 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
           },
         ]);
         const text = JSON.stringify(result);
-        for (const secret of [wrongSecret, project.applicationCredential.secret, project.applicationCredential.id, setup!.keystoneUrl, 'gAAAAA']) {
+        for (const secret of [
+          wrongSecret,
+          project.applicationCredential.secret,
+          project.applicationCredential.id,
+          setup!.keystoneUrl,
+          'gAAAAA',
+        ]) {
           expect(text, region).not.toContain(secret);
         }
       }
@@ -353,7 +374,13 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
       expect(response.status).toBe(503);
       expect(await response.json()).toEqual({
         status: 'not ready',
-        regions: { good: 'ok', 'wrong-secret': 'unavailable', 'unknown-credential': 'unavailable', 'keystone-down': 'unavailable', nowhere: 'unavailable' },
+        regions: {
+          good: 'ok',
+          'wrong-secret': 'unavailable',
+          'unknown-credential': 'unavailable',
+          'keystone-down': 'unavailable',
+          nowhere: 'unavailable',
+        },
       });
     });
 
@@ -371,9 +398,19 @@ describe.skipIf(!setup)('KeystoneAuth against a real Keystone', () => {
         credentialId: project.applicationCredential.id,
         authUrl: setup!.keystoneUrl,
       });
-      expect(lineOf('unknown-credential')).toMatchObject({ msg: expect.stringMatching(/Keystone refused the application credential/), status: 404 });
-      expect(lineOf('keystone-down')).toMatchObject({ msg: 'Keystone is unreachable', authUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v3$/) });
-      expect(lineOf('nowhere')).toMatchObject({ msg: expect.stringMatching(/catalog has no image endpoint/), regionName: 'Nowhere', interface: 'public' });
+      expect(lineOf('unknown-credential')).toMatchObject({
+        msg: expect.stringMatching(/Keystone refused the application credential/),
+        status: 404,
+      });
+      expect(lineOf('keystone-down')).toMatchObject({
+        msg: 'Keystone is unreachable',
+        authUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v3$/),
+      });
+      expect(lineOf('nowhere')).toMatchObject({
+        msg: expect.stringMatching(/catalog has no image endpoint/),
+        regionName: 'Nowhere',
+        interface: 'public',
+      });
       expect(lineOf('good')).toBeUndefined();
 
       const text = logs.text();

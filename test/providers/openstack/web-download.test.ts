@@ -13,11 +13,35 @@ const ADMIN = { token: 't-admin', subject: 'root', platformAdmin: true };
 
 const IMPORT = /* GraphQL */ `
   mutation ($input: ImportImageInput!) {
-    importImage(input: $input) { __typename ... on ImportImagePayload { image { id providerId } } ... on Error { code message } }
+    importImage(input: $input) {
+      __typename
+      ... on ImportImagePayload {
+        image {
+          id
+          providerId
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
   }
 `;
 const IMAGE = /* GraphQL */ `
-  query ($id: ID!) { node(id: $id) { ... on Image { status statusReason sizeBytes checksum { algorithm value } } } }
+  query ($id: ID!) {
+    node(id: $id) {
+      ... on Image {
+        status
+        statusReason
+        sizeBytes
+        checksum {
+          algorithm
+          value
+        }
+      }
+    }
+  }
 `;
 
 describe.skipIf(!glanceUrl())('Glance web-download imports (Glance fetches the URL itself)', () => {
@@ -50,16 +74,24 @@ describe.skipIf(!glanceUrl())('Glance web-download imports (Glance fetches the U
   });
 
   async function importAndWait(path: string) {
-    const input = { region: 'glance', organization: 'acme', name: 'wd', uri: images.url(path), os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' } };
-    const result = await server.gql<{ importImage: { __typename: string; image: { id: string; providerId: string } } }>(IMPORT, { input }, ADMIN.token);
+    const input = {
+      region: 'glance',
+      organization: 'acme',
+      name: 'wd',
+      uri: images.url(path),
+      os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+    };
+    const result = await server.gql<{ importImage: { __typename: string; image: { id: string; providerId: string } } }>(
+      IMPORT,
+      { input },
+      ADMIN.token,
+    );
     expect(result.data!.importImage.__typename).toBe('ImportImagePayload');
     await server.app.services.imports.runner.idle();
     const { id, providerId } = result.data!.importImage.image;
-    const image = await server.gql<{ node: { status: string; statusReason: string | null; sizeBytes: number; checksum: { algorithm: string; value: string } } }>(
-      IMAGE,
-      { id },
-      ADMIN.token,
-    );
+    const image = await server.gql<{
+      node: { status: string; statusReason: string | null; sizeBytes: number; checksum: { algorithm: string; value: string } };
+    }>(IMAGE, { id }, ADMIN.token);
     return { image: image.data!.node, glance: await glanceImage(glanceProjectId(server.dir, 'glance'), providerId) };
   }
 
