@@ -48,7 +48,7 @@ const app = await createImagegraph(config, { logger: createLogger('silent') });
 const { url: graphqlUrl } = await app.listen();
 
 console.log(`Seeding ${IMAGES} images into Glance project ${PROJECT}...`);
-await seed(app.services.providers.get('glance')!, catalog(['dev'], IMAGES));
+await seed(app.provider('glance'), catalog(['dev'], IMAGES));
 
 const QUERY = `query ($after: String) { images(region: "glance", first: ${PAGE}, after: $after,
   filter: { scope: OWNED, organizations: ["dev"] }) { nodes { id name status } pageInfo { endCursor } } }`;

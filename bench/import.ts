@@ -129,7 +129,7 @@ async function throughputFigures(): Promise<void> {
     });
     const { data } = (await response.json()) as { data: { importImage: { __typename: string } } };
     if (data.importImage.__typename !== 'ImportImagePayload') throw new Error(`import refused: ${JSON.stringify(data)}`);
-    await app.services.imports.runner.idle();
+    await app.importsIdle();
     importTimes.push(performance.now() - started);
   }
   clearInterval(sampler);

@@ -6,9 +6,36 @@
 import type { DetectedFormat } from './imports/formats/types.js';
 import type { ImageUse, RegionImage } from './providers/types.js';
 
+/** The contract's `ErrorCode` enum: the `code` of every error a mutation's result union can answer. */
+export const ERROR_CODES = [
+  'UNSUPPORTED_IMAGE_FORMAT',
+  'IMAGE_FETCH_FAILED',
+  'INVALID_INPUT',
+  'REGION_NOT_FOUND',
+  'PERMISSION_DENIED',
+  'IDEMPOTENCY_CONFLICT',
+  'PROVIDER_UNAVAILABLE',
+  'IMAGE_IN_USE',
+  'IMAGE_NOT_FOUND',
+  'IMAGE_NOT_OWNED',
+  'IMAGE_PROTECTED',
+  'QUOTA_EXCEEDED',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes of refusals that are never union members: seen only as a query error's `extensions.code`. */
+export const REQUEST_ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'QUERY_TOO_COMPLEX',
+  'RATE_LIMITED',
+  'SUBSCRIPTION_LIMIT_EXCEEDED',
+  'BAD_REQUEST',
+] as const;
+export type RequestErrorCode = (typeof REQUEST_ERROR_CODES)[number];
+
 export abstract class DomainError extends Error {
-  /** Stable machine-readable code, equal to the contract's `ErrorCode` value where one exists. */
-  abstract readonly code: string;
+  /** Stable machine-readable code: the contract's `ErrorCode`, or a request error's code. */
+  abstract readonly code: ErrorCode | RequestErrorCode;
 }
 
 export class UnauthenticatedError extends DomainError {

@@ -7,7 +7,8 @@ import type { ImageProvider, ImageRecord, ImageUse } from './providers/types.js'
 export type ImageSnapshot = { record: ImageRecord; uses: ImageUse[] } | null;
 
 export interface ImageWatcherOptions {
-  providers: ReadonlyMap<string, ImageProvider>;
+  /** Where images are read: a region's provider. */
+  providers: { get(region: string): ImageProvider };
   events: ImageEvents;
   /** How often a watched image is read again without an event (other replicas change images too). @default 2000 */
   pollMs?: number;
@@ -114,7 +115,7 @@ export class ImageWatcher {
   }
 
   private async loop(region: string, id: string, watch: Watch): Promise<void> {
-    const provider = this.options.providers.get(region)!;
+    const provider = this.options.providers.get(region);
     const unsubscribe = this.options.events.subscribe(region, id, () => watch.wake.abort());
     let seen: string | null = null;
     try {

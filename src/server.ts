@@ -1,21 +1,13 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServerAdapter } from '@whatwg-node/server';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { RegionAccessPolicy } from './access/region-access-policy.js';
-import { createAuthenticator } from './auth/create-authenticator.js';
 import type { Config } from './config.js';
-import { type Context, createContext, type Services } from './context.js';
+import { type Context, createContext } from './context.js';
 import { EXAMPLE_QUERY, renderGraphiQLPage } from './graphiql/graphiql-page.js';
-import { ImageEvents } from './image-events.js';
-import { ImageWatcher } from './image-watcher.js';
-import { GuardedFetcher } from './imports/guarded-fetch.js';
-import { ImportRunner } from './imports/import-runner.js';
 import { documentCaches } from './limits/document-cache.js';
-import { RequestRateLimiter } from './limits/request-rate-limiter.js';
 import { createLogger, type Logger } from './logger.js';
-import { Metrics } from './metrics.js';
 import { useAuthentication } from './plugins/use-authentication.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useGraphiQLAssets } from './plugins/use-graphiql-assets.js';
@@ -26,17 +18,20 @@ import { useReadinessRoute } from './plugins/use-readiness-route.js';
 import { useRequestBody } from './plugins/use-request-body.js';
 import { useRequestErrors } from './plugins/use-request-errors.js';
 import { requestIdOf, useRequestLog } from './plugins/use-request-log.js';
-import { createProvider } from './providers/create-provider.js';
-import { ResilientProvider } from './providers/resilient-provider.js';
 import type { ImageProvider } from './providers/types.js';
 import { schema } from './schema/index.js';
 import { isExpectedError, toGraphQLError } from './schema/query-errors.js';
+import { createServices, type Services } from './services.js';
 
 export interface Imagegraph {
+  /** The GraphQL endpoint and public routes, as a fetch handler (`yoga.fetch(request)`). */
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
-  services: Services;
   /** The operations routes (/health, /ready, /metrics) as the operations listener serves them. */
   ops: (request: Request) => Promise<Response>;
+  /** A region's provider as the server reaches it (counted, guarded): for seeding data and inspecting it. */
+  provider(region: string): ImageProvider;
+  /** Resolves when no import is queued or running (tests, benchmarks). */
+  importsIdle(): Promise<void>;
   /**
    * Starts the public listener (GraphQL) and the operations listener on the configured hosts and
    * ports; resolves with the URL of the GraphQL endpoint and the operations listener's base URL.
@@ -50,51 +45,67 @@ export interface ImagegraphOptions {
   logger?: Logger;
 }
 
-/** Builds the server from a validated config: providers, auth, access policy, yoga and its plugins. */
+/** The server from a validated config: its services, and yoga with its plugins on two HTTP listeners. */
 export async function createImagegraph(config: Config, options: ImagegraphOptions = {}): Promise<Imagegraph> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const { limits } = config;
-  const metrics = new Metrics();
-  const providers = new Map<string, ImageProvider>(
-    config.regions.map((region) => [
-      region.id,
-      new ResilientProvider(region.id, createProvider(region, logger), {
-        timeoutMs: limits.providerTimeoutMs,
-        breakerFailures: limits.circuitBreakerFailures,
-        breakerResetMs: limits.circuitBreakerResetMs,
-        metrics,
-      }),
-    ]),
-  );
-  const events = new ImageEvents();
-  const fetcher = new GuardedFetcher({ allowedHosts: config.imports.allowedHosts, allowHttp: config.imports.allowHttp });
-  const runner = new ImportRunner({
-    providers,
-    fetcher,
-    events,
-    logger: logger.child({ component: 'imports' }),
-    maxConcurrent: config.imports.maxConcurrent,
-    maxSizeBytes: config.imports.maxSizeBytes,
-    perOwner: limits.importsPerOrganization,
-    deadlineMs: limits.importDeadlineSeconds * 1000,
-    minBytesPerSecond: limits.importMinBytesPerSecond,
-    throughputWindowMs: limits.importThroughputWindowSeconds * 1000,
+  const services = await createServices(config, logger);
+  await services.start();
+  const yoga = createGraphQLServer(services);
+  const ops = createServerAdapter(() => new Response('Not found', { status: 404 }), {
+    plugins: [
+      useHealthRoute(),
+      useReadinessRoute({ providers: services.providers }),
+      useMetricsRoute({ metrics: services.metrics }),
+    ],
   });
-  const services: Services = {
-    config,
-    logger,
-    metrics,
-    authenticator: await createAuthenticator(config.auth),
-    accessPolicy: new RegionAccessPolicy(config.regions),
-    providers,
-    imports: { fetcher, runner, maxSizeBytes: config.imports.maxSizeBytes },
-    events,
-    watcher: new ImageWatcher({ providers, events, maxPerSubject: limits.maxSubscriptionsPerSubject }),
-  };
-  await runner.resumeInterrupted();
 
+  const listeners: Server[] = [];
+  const start = (handler: RequestListener, host: string, port: number) =>
+    new Promise<string>((resolve, reject) => {
+      const server = createServer(
+        {
+          headersTimeout: config.server.headersTimeoutMs,
+          requestTimeout: config.server.requestTimeoutMs,
+          keepAliveTimeout: config.server.keepAliveTimeoutMs,
+          // Node checks the two timeouts above only this often (30 s by default, which let slow clients hold on far longer).
+          connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.server.headersTimeoutMs / 4)),
+        },
+        handler,
+      );
+      server.maxConnections = config.server.maxConnections;
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        listeners.push(server);
+        const { address, port: bound } = server.address() as AddressInfo;
+        resolve(`http://${address.includes(':') ? `[${address}]` : address}:${bound}`);
+      });
+    });
+  return {
+    yoga,
+    ops: async (request) => ops.fetch(request),
+    provider: (region) => services.providers.get(region),
+    importsIdle: () => services.imports.runner.idle(),
+    listen: async () => {
+      const base = await start(yoga, config.server.host, config.server.port);
+      const opsUrl = await start(ops, config.server.opsHost, opsPortOf(config.server));
+      return { url: `${base}/graphql`, opsUrl };
+    },
+    close: async () => {
+      // Subscriptions end first: their streams would otherwise hold the listeners open until the timeout.
+      services.watcher.close();
+      await Promise.all(listeners.map((server) => closeServer(server, config.server.shutdownTimeoutMs)));
+      await services.close();
+    },
+  };
+}
+
+/** graphql-yoga with imagegraph's plugins, in the order a request meets them. */
+function createGraphQLServer(services: Services): YogaServerInstance<Record<string, unknown>, Context> {
+  const { config, logger, metrics } = services;
+  const { limits } = config;
   const origins = new Set(config.server.cors.origins);
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  const opsToken = config.server.opsToken;
+  return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -118,67 +129,17 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
     plugins: [
       useRequestLog({ logger, metrics }),
       useHealthRoute(),
-      ...(config.server.opsToken
-        ? [
-            useReadinessRoute({ providers, token: config.server.opsToken }),
-            useMetricsRoute({ metrics, token: config.server.opsToken }),
-          ]
+      ...(opsToken
+        ? [useReadinessRoute({ providers: services.providers, token: opsToken }), useMetricsRoute({ metrics, token: opsToken })]
         : []),
       useGraphiQLAssets(),
       useRequestBody({ maxBodyBytes: limits.maxBodyBytes, metrics }),
-      useAuthentication({
-        authenticator: services.authenticator,
-        rateLimiter: new RequestRateLimiter(limits.rateLimit),
-        metrics,
-      }),
+      useAuthentication({ authenticator: services.authenticator, rateLimiter: services.rateLimiter, metrics }),
       useQueryLimits({ ...limits, metrics }),
       useErrorLog(),
       useRequestErrors(),
     ],
   });
-  const ops = createServerAdapter(() => new Response('Not found', { status: 404 }), {
-    plugins: [useHealthRoute(), useReadinessRoute({ providers }), useMetricsRoute({ metrics })],
-  });
-
-  const listeners: Server[] = [];
-  const start = (handler: Parameters<typeof createServer>[1], host: string, port: number) =>
-    new Promise<string>((resolve, reject) => {
-      const server = createServer(
-        {
-          headersTimeout: config.server.headersTimeoutMs,
-          requestTimeout: config.server.requestTimeoutMs,
-          keepAliveTimeout: config.server.keepAliveTimeoutMs,
-          // Node checks the two timeouts above only this often (30 s by default, which let slow clients hold on far longer).
-          connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.server.headersTimeoutMs / 4)),
-        },
-        handler,
-      );
-      server.maxConnections = config.server.maxConnections;
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        listeners.push(server);
-        const { address, port: bound } = server.address() as AddressInfo;
-        resolve(`http://${address.includes(':') ? `[${address}]` : address}:${bound}`);
-      });
-    });
-  return {
-    yoga,
-    services,
-    ops: async (request) => ops.fetch(request),
-    listen: async () => {
-      const base = await start(yoga, config.server.host, config.server.port);
-      const opsUrl = await start(ops, config.server.opsHost, opsPortOf(config.server));
-      return { url: `${base}/graphql`, opsUrl };
-    },
-    close: async () => {
-      // Subscriptions end first: their streams would otherwise hold the listeners open until the timeout.
-      services.watcher.close();
-      await Promise.all(listeners.map((server) => closeServer(server, config.server.shutdownTimeoutMs)));
-      await runner.close();
-      await fetcher.close();
-      await Promise.all([...providers.values()].map((provider) => provider.close()));
-    },
-  };
 }
 
 /** The operations listener's port: configured, else the public port + 1 (any free port when that is 0). */

@@ -7,7 +7,7 @@ import { ImageEvents } from '../src/image-events.js';
 import { ImageWatcher } from '../src/image-watcher.js';
 import { LocalImageProvider } from '../src/providers/local/local-provider.js';
 import type { ImageProvider } from '../src/providers/types.js';
-import { newImage } from './fixtures/images.js';
+import { createOne, newImage } from './fixtures/images.js';
 
 let dir: string;
 let provider: LocalImageProvider;
@@ -30,7 +30,7 @@ beforeEach(() => {
   provider = new LocalImageProvider(dir);
   reads = 0;
   events = new ImageEvents();
-  watcher = new ImageWatcher({ providers: new Map([['local', counted(provider)]]), events, pollMs: 100, maxPerSubject: 3 });
+  watcher = new ImageWatcher({ providers: { get: () => counted(provider) }, events, pollMs: 100, maxPerSubject: 3 });
 });
 afterEach(async () => {
   watcher.close();
@@ -40,7 +40,7 @@ afterEach(async () => {
 
 describe('ImageWatcher', () => {
   it('reads a watched image once per poll, however many streams follow it', async () => {
-    const { image } = await provider.createImage(newImage({ status: 'PENDING' }));
+    const image = await createOne(provider, newImage({ status: 'PENDING' }));
     const streams = Array.from({ length: 30 }, (_, i) => watcher.watch(`subject-${i}`, 'local', image.id));
     await Promise.all(streams.map((stream) => stream.next()));
     reads = 0;
@@ -54,7 +54,7 @@ describe('ImageWatcher', () => {
   });
 
   it('tells every stream of a change, and ends each with null when the image is deleted', async () => {
-    const { image } = await provider.createImage(newImage({ status: 'PENDING' }));
+    const image = await createOne(provider, newImage({ status: 'PENDING' }));
     const a = watcher.watch('a', 'local', image.id);
     const b = watcher.watch('b', 'local', image.id);
     expect((await a.next()).value?.record.status).toBe('PENDING');
@@ -76,7 +76,7 @@ describe('ImageWatcher', () => {
   });
 
   it('caps the streams one subject holds, and frees a place when one closes', async () => {
-    const { image } = await provider.createImage(newImage({ status: 'PENDING' }));
+    const image = await createOne(provider, newImage({ status: 'PENDING' }));
     const held = [1, 2, 3].map(() => watcher.watch('greedy', 'local', image.id));
     expect(() => watcher.watch('greedy', 'local', image.id)).toThrow(SubscriptionLimitError);
     expect(() => watcher.watch('modest', 'local', image.id)).not.toThrow();

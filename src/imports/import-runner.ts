@@ -1,14 +1,16 @@
 import { DomainError, ImageFetchError, QuotaExceededError } from '../errors.js';
 import type { ImageEvents } from '../image-events.js';
 import type { Logger } from '../logger.js';
-import type { ImagePatch, ImageProvider } from '../providers/types.js';
+import type { ProviderRegistry } from '../provider-access/provider-registry.js';
+import type { ImagePatch } from '../providers/types.js';
 import { DownloadBudget } from './download-budget.js';
 import { type GuardedFetcher, toFetchError } from './guarded-fetch.js';
 import { remoteSize } from './peek-image.js';
 import { type StreamedImage, verifiedImageStream } from './verified-image-stream.js';
 
 export interface ImportRunnerOptions {
-  providers: ReadonlyMap<string, ImageProvider>;
+  /** The same counted, guarded providers requests use. */
+  providers: ProviderRegistry;
   fetcher: GuardedFetcher;
   events: ImageEvents;
   logger: Logger;
@@ -94,13 +96,13 @@ export class ImportRunner {
    * A region whose provider cannot answer now does not hold up the start: it is tried again later.
    */
   async resumeInterrupted(): Promise<void> {
-    await Promise.all([...this.options.providers.keys()].map((region) => this.resumeRegion(region)));
+    await Promise.all(this.options.providers.entries().map(([region]) => this.resumeRegion(region)));
   }
 
   private async resumeRegion(region: string): Promise<void> {
     if (this.stopping) return;
     try {
-      for (const image of await this.options.providers.get(region)!.listUnfinishedImports()) {
+      for (const image of await this.options.providers.get(region).listUnfinishedImports()) {
         if (!image.source.uri) {
           await this.update(region, image.id, {
             status: 'FAILED',
@@ -180,7 +182,7 @@ export class ImportRunner {
     const log = this.options.logger.child({ region, imageId: id });
     try {
       if (!(await this.update(region, id, { status: 'CREATING' }))) return; // deleted meanwhile
-      const provider = this.options.providers.get(region)!;
+      const provider = this.options.providers.get(region);
       const stored = provider.importFromUri
         ? // Glance moves the bytes, unseen by imagegraph: only the deadline applies.
           await this.withinBudget(job.uri, signal, { paced: false }, (budgeted) => provider.importFromUri!(id, job.uri, budgeted))
@@ -247,7 +249,7 @@ export class ImportRunner {
   }
 
   private async update(region: string, id: string, patch: ImagePatch): Promise<boolean> {
-    const image = await this.options.providers.get(region)!.updateImage(id, patch);
+    const image = await this.options.providers.get(region).updateImage(id, patch);
     if (image) this.options.events.publish({ region, id, kind: 'changed' });
     return image !== null;
   }

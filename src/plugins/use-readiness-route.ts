@@ -3,7 +3,8 @@ import type { ImageProvider } from '../providers/types.js';
 import { opsAllowed } from './ops-token.js';
 
 export interface ReadinessRouteOptions {
-  providers: ReadonlyMap<string, ImageProvider>;
+  /** Every region's provider, asked in order (a Map or the provider registry). */
+  providers: { entries(): Iterable<[string, ImageProvider]> };
   /** How long the route waits for each provider. @default 3000 */
   timeoutMs?: number;
   /**
@@ -30,9 +31,9 @@ export function useReadinessRoute({
   };
 }
 
-async function readiness(providers: ReadonlyMap<string, ImageProvider>, timeoutMs: number): Promise<Response> {
+async function readiness(providers: ReadinessRouteOptions['providers'], timeoutMs: number): Promise<Response> {
   const checks = await Promise.all(
-    [...providers].map(async ([region, provider]) => {
+    [...providers.entries()].map(async ([region, provider]) => {
       const timedOut = AbortSignal.timeout(timeoutMs);
       try {
         await Promise.race([

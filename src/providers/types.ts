@@ -1,7 +1,13 @@
 /**
  * The one interface every image provider implements (local SQLite, OpenStack Glance). The provider is
  * the source of truth: the server keeps no image index and pushes every query down to it.
- * Nothing GraphQL-shaped crosses this line.
+ *
+ * The convention at this boundary: a provider answers with an outcome (`DeleteOutcome`,
+ * `CreateOutcome`, a record or null) for everything that can happen to a valid call, refusals
+ * included, and throws only provider-level errors (`./errors.ts`: unavailable, a page key that is
+ * gone) for what it cannot answer. It never throws a domain error and knows nothing of GraphQL
+ * (argument names, paths, codes): resolvers decide which answer an outcome is, and
+ * src/provider-access/ maps provider-level errors to domain errors once.
  */
 
 export type ImageStatus = 'PENDING' | 'CREATING' | 'READY' | 'FAILED';
@@ -163,25 +169,26 @@ export type NewImage = Omit<ImageRecord, 'id' | 'createdAt' | 'updatedAt' | 'sta
 /** What an import changes on an image as it goes. */
 export type ImagePatch = Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'sizeBytes' | 'checksum'>>;
 
-export interface CreatedImage {
-  image: ImageRecord;
-  /** False when an idempotent retry returned the image of the first call. */
-  created: boolean;
-}
+/**
+ * What creating an image came to: a new image, the image an earlier call with the same idempotency key
+ * and fingerprint created (a retry), or a conflict (the key was used with another fingerprint).
+ */
+export type CreateOutcome =
+  { result: 'created'; image: ImageRecord } | { result: 'existing'; image: ImageRecord } | { result: 'conflict' };
 
 export interface ImageProvider {
   readonly kind: 'LOCAL' | 'OPENSTACK';
-  /** One page of images matching scope and filter, in the given order, after `after`. */
+  /** One page of images matching scope and filter, in the given order, after `after` (PageKeyNotFound when it is gone). */
   queryImages(query: ImageQuery): Promise<ImagePage>;
   /** How many images match scope and filter; null where the provider cannot count cheaply. */
   countImages(scope: ImageScope, filter: ImageFilter): Promise<number | null>;
   /** The images with these ids, in the same order; null for an id that does not exist. */
   getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]>;
   /**
-   * Creates an image record. With `idempotency`, atomically returns the existing image when the key
-   * was used before with the same fingerprint, and throws IdempotencyConflictError when with another.
+   * Creates an image record. With `idempotency`, atomically answers the existing image when the key
+   * was used before with the same fingerprint, and a conflict when with another.
    */
-  createImage(image: NewImage): Promise<CreatedImage>;
+  createImage(image: NewImage): Promise<CreateOutcome>;
   /** The image created with this idempotency key by this owner (null: the platform), if any. */
   findByIdempotencyKey(organizationId: string | null, key: string): Promise<{ image: ImageRecord; fingerprint: string } | null>;
   /** Changes status, size or checksum; null when the image no longer exists. */

@@ -1,19 +1,19 @@
 import { requireMember } from '../auth/require-role.js';
 import type { Context } from '../context.js';
 import { ImageInUseError, ImageNotFoundError, ImageNotOwnedError, ImageProtectedError } from '../errors.js';
-import { findVisibleImage } from './find-image.js';
+import { requireVisibleImage } from './support/load-visible-image.js';
 
 /**
  * `deleteImage`: only the owning organization's MEMBERs (and platform admins, alone for PUBLIC images)
  * may delete; registered uses refuse the delete; an import in progress is cancelled once it is gone.
  */
 export async function deleteImage(ctx: Context, id: string): Promise<{ deletedImageId: string }> {
-  const image = await findVisibleImage(ctx, id, 'region-not-found');
+  const image = await requireVisibleImage(ctx, id, 'region-not-found');
   const { region, record } = image;
   if (record.organizationId === null && !ctx.principal.platformAdmin) throw new ImageNotOwnedError(image);
   if (record.organizationId !== null) requireMember(ctx.principal, record.organizationId, 'Deleting images');
 
-  const outcome = await ctx.providerCalls.direct(region, 'deleteImage', (provider) => provider.deleteImage(record.id));
+  const outcome = await ctx.provider(region).deleteImage(record.id);
   switch (outcome.result) {
     case 'deleted':
       // After the delete, so a refused delete leaves the import running; the provider drops late bytes.

@@ -3,38 +3,36 @@ import { roleIn } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { IdempotencyConflictError, PermissionDeniedError } from '../errors.js';
 import { peekImage } from '../imports/peek-image.js';
-import { stableStringify } from '../provider-calls.js';
-import type { Idempotency, NewImage } from '../providers/types.js';
-import type { ImportImageInputShape } from '../schema/import-image.js';
-import type { ImageModel } from './models.js';
-import { requireRegion } from './require-region.js';
+import type { ImportImageInput } from '../inputs/import-image.js';
+import type { Idempotency, NewImage, RegionImage } from '../providers/types.js';
+import { stableStringify } from '../stable-json.js';
+import { requireRegion } from './support/require-region.js';
 
 /**
  * `importImage`, in the spec's order (input already validated at the edge): region visible, caller
  * allowed, idempotent retry, a place in the owner's import quota, peek and format check, create
  * PENDING, then the download in the background.
  */
-export async function importImage(ctx: Context, input: ImportImageInputShape): Promise<{ image: ImageModel }> {
+export async function importImage(ctx: Context, input: ImportImageInput): Promise<{ image: RegionImage }> {
   const region = (await requireRegion(ctx, input.region)).id;
   const owner = input.visibility === 'PUBLIC' ? null : input.organization!;
   requireImportRight(ctx, owner);
   const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprint(input) } : undefined;
+  const provider = ctx.provider(region);
   if (idempotency) {
-    const existing = await ctx.providerCalls.direct(region, 'findByIdempotencyKey', (p) =>
-      p.findByIdempotencyKey(owner, idempotency.key),
-    );
+    const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
     if (existing && existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
     if (existing) return { image: { region, record: existing.image } };
   }
   const reservation = ctx.imports.runner.reserve(owner);
   try {
     await peekImage(ctx.imports.fetcher, input.uri, { maxSizeBytes: ctx.imports.maxSizeBytes });
-    const { image, created } = await ctx.providerCalls.direct(region, 'createImage', (p) =>
-      p.createImage(newImage(input, owner, ctx.principal.subject, idempotency)),
-    );
-    if (created) reservation.start({ region, id: image.id, uri: input.uri });
+    const outcome = await provider.createImage(newImage(input, owner, ctx.principal.subject, idempotency));
+    // A concurrent call with the same key got there first: its image, or its different input.
+    if (outcome.result === 'conflict') throw new IdempotencyConflictError(idempotency!.key);
+    if (outcome.result === 'created') reservation.start({ region, id: outcome.image.id, uri: input.uri });
     else reservation.cancel();
-    return { image: { region, record: image } };
+    return { image: { region, record: outcome.image } };
   } catch (error) {
     reservation.cancel();
     throw error;
@@ -55,14 +53,14 @@ function requireImportRight(ctx: Context, owner: string | null): void {
  * What makes two calls "the same input" for an idempotency key: everything but the key itself, with
  * absent and null alike and tags in any order, so a client's harmless re-serialisation is a retry.
  */
-function fingerprint(input: ImportImageInputShape): string {
+function fingerprint(input: ImportImageInput): string {
   const { idempotencyKey: _key, ...rest } = input;
   const tags = [...(rest.tags ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
   const normalised = JSON.parse(JSON.stringify({ ...rest, tags }, (_k, v: unknown) => (v === null ? undefined : v)));
   return createHash('sha256').update(stableStringify(normalised)).digest('hex');
 }
 
-function newImage(input: ImportImageInputShape, owner: string | null, subject: string, idempotency?: Idempotency): NewImage {
+function newImage(input: ImportImageInput, owner: string | null, subject: string, idempotency?: Idempotency): NewImage {
   return {
     name: input.name,
     description: input.description ?? null,

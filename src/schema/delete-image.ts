@@ -7,10 +7,10 @@ import {
   ProviderUnavailableError,
   RegionNotFoundError,
 } from '../errors.js';
+import { ImageIdSchema } from '../inputs/ids.js';
 import { deleteImage } from '../resolvers/delete-image.js';
 import { builder } from './builder.js';
 import './errors.js';
-import { ImageIdSchema } from './inputs.js';
 
 const DeleteImageInput = builder.inputType('DeleteImageInput', {
   description: 'Which image to delete.',

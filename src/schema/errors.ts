@@ -1,5 +1,6 @@
 import {
-  DomainError,
+  type ErrorCode,
+  type FetchFailureReason,
   IdempotencyConflictError,
   ImageFetchError,
   ImageInUseError,
@@ -13,6 +14,7 @@ import {
   RegionNotFoundError,
   UnsupportedImageFormatError,
 } from '../errors.js';
+import type { DetectedFormat } from '../imports/formats/types.js';
 import { builder } from './builder.js';
 import { Image } from './image.js';
 import { ImageUseType } from './image-use.js';
@@ -37,45 +39,37 @@ const ErrorCodeEnum = builder.enumType('ErrorCode', {
     IMAGE_NOT_OWNED: { description: 'The image belongs to the platform or another owner.' },
     IMAGE_PROTECTED: { description: 'The provider protects the image from deletion.' },
     QUOTA_EXCEEDED: { description: 'The organization has as many imports running as it may.' },
-  },
+  } satisfies Record<ErrorCode, { description: string }>,
 });
 
-export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
+export const ErrorInterface = builder.interfaceRef<{ message: string; code: ErrorCode }>('Error').implement({
   description: "A failure a client can act on, returned as a member of a mutation's result union.",
   fields: (t) => ({
     message: t.exposeString('message', { description: 'What went wrong, for people.' }),
-    code: t.field({
-      type: ErrorCodeEnum,
-      description: 'What went wrong, for programs.',
-      resolve: (error) => error.code as typeof ErrorCodeEnum.$inferType,
-    }),
+    code: t.field({ type: ErrorCodeEnum, description: 'What went wrong, for programs.', resolve: (error) => error.code }),
   }),
 });
 
 const DetectedFormatEnum = builder.enumType('DetectedFormat', {
   description: "What the format detector found in an image's first bytes.",
-  values: Object.fromEntries(
-    (
-      [
-        ['QCOW2', 'QEMU copy-on-write v2/v3.'],
-        ['QED', 'QEMU enhanced disk.'],
-        ['VMDK', 'VMware disk (sparse extent or descriptor).'],
-        ['VHD', 'Microsoft Virtual Hard Disk (dynamic, or fixed seen by its footer).'],
-        ['VHDX', 'Microsoft Hyper-V VHDX.'],
-        ['VDI', 'VirtualBox disk image.'],
-        ['ISO', 'ISO 9660 installer media, hybrid ISOs with an MBR included.'],
-        ['LUKS', 'A LUKS-encrypted volume.'],
-        ['GZIP', 'A gzip-compressed file.'],
-        ['XZ', 'An xz-compressed file.'],
-        ['ZSTD', 'A zstd-compressed file.'],
-        ['BZIP2', 'A bzip2-compressed file.'],
-        ['ZIP', 'A zip archive.'],
-        ['TAR', 'A tar archive.'],
-        ['RAW_WITHOUT_BOOT_RECORD', 'Raw bytes with no MBR/GPT boot record (e.g. a bare filesystem).'],
-        ['UNKNOWN', 'Nothing recognisable.'],
-      ] as const
-    ).map(([value, description]) => [value, { description }]),
-  ) as Record<UnsupportedImageFormatError['detectedFormat'], { description: string }>,
+  values: {
+    QCOW2: { description: 'QEMU copy-on-write v2/v3.' },
+    QED: { description: 'QEMU enhanced disk.' },
+    VMDK: { description: 'VMware disk (sparse extent or descriptor).' },
+    VHD: { description: 'Microsoft Virtual Hard Disk (dynamic, or fixed seen by its footer).' },
+    VHDX: { description: 'Microsoft Hyper-V VHDX.' },
+    VDI: { description: 'VirtualBox disk image.' },
+    ISO: { description: 'ISO 9660 installer media, hybrid ISOs with an MBR included.' },
+    LUKS: { description: 'A LUKS-encrypted volume.' },
+    GZIP: { description: 'A gzip-compressed file.' },
+    XZ: { description: 'An xz-compressed file.' },
+    ZSTD: { description: 'A zstd-compressed file.' },
+    BZIP2: { description: 'A bzip2-compressed file.' },
+    ZIP: { description: 'A zip archive.' },
+    TAR: { description: 'A tar archive.' },
+    RAW_WITHOUT_BOOT_RECORD: { description: 'Raw bytes with no MBR/GPT boot record (e.g. a bare filesystem).' },
+    UNKNOWN: { description: 'Nothing recognisable.' },
+  } satisfies Record<DetectedFormat, { description: string }>,
 });
 
 const FetchFailureReasonEnum = builder.enumType('FetchFailureReason', {
@@ -92,7 +86,7 @@ const FetchFailureReasonEnum = builder.enumType('FetchFailureReason', {
     REDIRECT_NOT_ALLOWED: { description: 'Too many redirects, https to http, or to another scheme.' },
     TOO_SMALL: { description: 'The file is too small to be a disk image.' },
     TOO_LARGE: { description: 'The file is larger than the server accepts.' },
-  },
+  } satisfies Record<FetchFailureReason, { description: string }>,
 });
 
 const InputIssueType = builder.objectRef<InvalidInputError['issues'][number]>('InputIssue').implement({

@@ -1,8 +1,8 @@
-import { imageChanges } from '../resolvers/image-changes.js';
-import type { ImageModel } from '../resolvers/models.js';
+import { ImageIdSchema } from '../inputs/ids.js';
+import type { RegionImage } from '../providers/types.js';
+import { imageChanged } from '../resolvers/image-changed.js';
 import { builder } from './builder.js';
 import { Image } from './image.js';
-import { ImageIdSchema } from './inputs.js';
 
 builder.subscriptionType({
   description: 'Live updates, over server-sent events (POST /graphql with Accept: text/event-stream).',
@@ -13,7 +13,7 @@ builder.subscriptionField('imageChanged', (t) =>
     type: Image,
     description: 'Emits the image now and on every change of status, size or usage; completes after READY, FAILED or deletion.',
     args: { id: t.arg.id({ required: true, description: "The image's global ID.", validate: ImageIdSchema }) },
-    subscribe: (_root, { id }, ctx) => imageChanges(ctx, id),
-    resolve: (image: ImageModel) => image,
+    subscribe: (_root, { id }, ctx) => imageChanged(ctx, id),
+    resolve: (image: RegionImage) => image,
   }),
 );

@@ -1,9 +1,9 @@
 import type { ArgBuilder } from '@pothos/core';
-import type { ImageConnectionModel, PageInfoModel } from '../resolvers/models.js';
+import { CursorSchema, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageSizeSchema } from '../inputs/pagination.js';
+import type { ImageConnectionModel, PageInfoModel } from '../resolvers/support/models.js';
 import { builder, type Types } from './builder.js';
 import { Image } from './image.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../resolvers/pagination.js';
-import { CursorSchema, ImageFilter, ImageOrder, PageSizeSchema } from './inputs.js';
+import { ImageFilter, ImageOrder } from './inputs.js';
 
 /** What a page of images costs: its selection once per image it may hold. */
 export const pageComplexity = (args: { first?: number | null }) => ({ field: 1, multiplier: args.first ?? DEFAULT_PAGE_SIZE });

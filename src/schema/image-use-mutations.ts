@@ -1,21 +1,13 @@
-import { z } from 'zod';
 import { ImageNotFoundError, InvalidInputError, PermissionDeniedError, ProviderUnavailableError } from '../errors.js';
-import { registerImageUse, releaseImageUse } from '../resolvers/image-uses.js';
-import type { ImageModel } from '../resolvers/models.js';
+import { type ImageUseInput, ImageUseInputSchema } from '../inputs/image-use.js';
+import type { RegionImage } from '../providers/types.js';
+import { registerImageUse } from '../resolvers/register-image-use.js';
+import { releaseImageUse } from '../resolvers/release-image-use.js';
 import { builder } from './builder.js';
 import './errors.js';
 import { Image } from './image.js';
-import { ImageIdSchema } from './inputs.js';
 
-/** One schema for the whole input, so that every issue is reported together. */
-const ImageUseInputSchema = z.looseObject({
-  image: ImageIdSchema,
-  organization: z.string().max(255).nullish(),
-  kind: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ".", "-" or "_"'),
-  consumerId: z.string().min(1).max(255),
-});
-
-const RegisterImageUseInput = builder.inputType('RegisterImageUseInput', {
+const RegisterImageUseInput = builder.inputRef<ImageUseInput>('RegisterImageUseInput').implement({
   description: 'A consumer that starts using an image.',
   validate: ImageUseInputSchema,
   fields: (t) => ({
@@ -26,7 +18,7 @@ const RegisterImageUseInput = builder.inputType('RegisterImageUseInput', {
   }),
 });
 
-const ReleaseImageUseInput = builder.inputType('ReleaseImageUseInput', {
+const ReleaseImageUseInput = builder.inputRef<ImageUseInput>('ReleaseImageUseInput').implement({
   description: 'A consumer that stops using an image.',
   validate: ImageUseInputSchema,
   fields: (t) => ({
@@ -40,7 +32,7 @@ const ReleaseImageUseInput = builder.inputType('ReleaseImageUseInput', {
 });
 
 const payload = (name: string, description: string) =>
-  builder.objectRef<{ image: ImageModel }>(name).implement({
+  builder.objectRef<{ image: RegionImage }>(name).implement({
     description,
     isTypeOf: (value) => typeof value === 'object' && value !== null && 'image' in value,
     fields: (t) => ({ image: t.field({ type: Image, description: 'The image, with its uses.', resolve: (p) => p.image }) }),

@@ -1,5 +1,5 @@
-import type { ImageModel } from '../resolvers/models.js';
-import { visibleUses } from '../resolvers/visible-uses.js';
+import type { RegionImage } from '../providers/types.js';
+import { visibleUses } from '../resolvers/support/visible-uses.js';
 import { builder } from './builder.js';
 import { ArchitectureEnum, DiskFormatEnum, ImageStatusEnum, ImageVisibilityEnum, VirtualizationEnum } from './enums.js';
 import { Checksum, GpuType, ImageSourceType, OperatingSystemType, SoftwareVersionType, TagType } from './image-metadata.js';
@@ -10,7 +10,7 @@ import { Region } from './region.js';
 
 const GIB = 2 ** 30;
 
-export const Image = builder.objectRef<ImageModel>('Image');
+export const Image = builder.objectRef<RegionImage>('Image');
 
 Image.implement({
   description: "A virtual-machine disk image stored at a region's image provider.",

@@ -1,7 +1,6 @@
-import { z } from 'zod';
-import { isReservedName } from '../providers/reserved-properties.js';
+import { type ImportImageInput as ImportImageInputShape, ImportImageInputSchema } from '../inputs/import-image.js';
+import type { RegionImage } from '../providers/types.js';
 import { importImage } from '../resolvers/import-image.js';
-import type { ImageModel } from '../resolvers/models.js';
 import { builder } from './builder.js';
 import './errors.js';
 import {
@@ -24,7 +23,7 @@ import {
   UnsupportedImageFormatError,
 } from '../errors.js';
 import { Image } from './image.js';
-import { RegionIdArgSchema, TagInput, TagNameSchema, TagValueSchema } from './inputs.js';
+import { TagInput } from './inputs.js';
 
 const OperatingSystemInput = builder.inputType('OperatingSystemInput', {
   description: 'The operating system installed in the image.',
@@ -55,54 +54,7 @@ const SoftwareVersionInput = builder.inputType('SoftwareVersionInput', {
   }),
 });
 
-const Text = (max: number) => z.string().min(1).max(max);
-
-/** Spec section 5.2: every rule, reported together with its path. */
-export const ImportImageInputSchema = z
-  .looseObject({
-    region: RegionIdArgSchema,
-    visibility: z.enum(['PUBLIC', 'ORGANIZATION']),
-    organization: Text(255).nullish(),
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "-" or "_"'),
-    description: z.string().max(255).nullish(),
-    uri: z.string().max(2048).refine(isImportableUrl, 'must be an absolute http(s) URL without user info'),
-    os: z.looseObject({ version: Text(64), variant: Text(64).nullish(), codename: Text(64).nullish() }),
-    gpu: z.looseObject({ driver: Text(64), models: z.array(Text(64)).max(16) }).nullish(),
-    softwareVersions: z
-      .array(z.object({ name: Text(63), version: Text(255) }))
-      .max(32)
-      .nullish(),
-    tags: z
-      .array(
-        z.object({
-          name: TagNameSchema.refine((name) => !isReservedName(name), 'is a reserved tag name'),
-          value: TagValueSchema,
-        }),
-      )
-      .max(32)
-      .refine((tags) => new Set(tags.map((tag) => tag.name)).size === tags.length, 'tag names must be unique')
-      .nullish(),
-    idempotencyKey: Text(255).nullish(),
-  })
-  .refine((input) => input.visibility === 'PUBLIC' || Boolean(input.organization), {
-    path: ['organization'],
-    message: 'is required unless visibility is PUBLIC',
-  })
-  .refine((input) => input.visibility !== 'PUBLIC' || !input.organization, {
-    path: ['organization'],
-    message: 'must be empty for a PUBLIC image, which the platform owns',
-  });
-
-function isImportableUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
-  } catch {
-    return false;
-  }
-}
-
-const ImportImageInput = builder.inputType('ImportImageInput', {
+const ImportImageInput = builder.inputRef<ImportImageInputShape>('ImportImageInput').implement({
   description: 'What to import, from where, and who owns it.',
   validate: ImportImageInputSchema,
   fields: (t) => ({
@@ -122,9 +74,7 @@ const ImportImageInput = builder.inputType('ImportImageInput', {
   }),
 });
 
-export type ImportImageInputShape = typeof ImportImageInput.$inferInput;
-
-const ImportImagePayload = builder.objectRef<{ image: ImageModel }>('ImportImagePayload').implement({
+const ImportImagePayload = builder.objectRef<{ image: RegionImage }>('ImportImagePayload').implement({
   description: 'The import was accepted; the image is PENDING and the bytes follow asynchronously.',
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'image' in value,
   fields: (t) => ({ image: t.field({ type: Image, description: 'The new image.', resolve: (p) => p.image }) }),

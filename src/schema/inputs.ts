@@ -1,5 +1,6 @@
-import { z } from 'zod';
-import { MAX_PAGE_SIZE } from '../resolvers/pagination.js';
+import { type ImageFilterInput, ImageFilterFieldSchemas } from '../inputs/image-filter.js';
+import type { TagInput as TagInputShape } from '../inputs/tags.js';
+import type { ImageOrder as ImageOrderShape } from '../providers/types.js';
 import { builder } from './builder.js';
 import {
   ArchitectureEnum,
@@ -13,15 +14,7 @@ import {
   VirtualizationEnum,
 } from './enums.js';
 
-export const TagNameSchema = z.string().min(1).max(63);
-
-/** An image's global ID as clients pass it back: bounded, so a refusal never has to quote a megabyte. */
-export const ImageIdSchema = z.string().max(256, 'is not an image ID this API issued');
-/** A region ID as given: region slugs are at most 63 characters. */
-export const RegionIdArgSchema = z.string().max(63, 'is not a region ID (at most 63 characters)');
-export const TagValueSchema = z.string().max(255);
-
-export const TagInput = builder.inputType('TagInput', {
+export const TagInput = builder.inputRef<TagInputShape>('TagInput').implement({
   description: 'A user tag: a name and a value.',
   fields: (t) => ({
     // Validated by the schema of the input that holds tags, so that every issue is reported together.
@@ -30,7 +23,7 @@ export const TagInput = builder.inputType('TagInput', {
   }),
 });
 
-export const ImageFilter = builder.inputType('ImageFilter', {
+export const ImageFilter = builder.inputRef<ImageFilterInput>('ImageFilter').implement({
   description: 'Conditions every listed image must meet; all given conditions apply together.',
   fields: (t) => ({
     scope: t.field({
@@ -40,33 +33,30 @@ export const ImageFilter = builder.inputType('ImageFilter', {
     }),
     organizations: t.idList({
       description: 'Restrict to these organizations (each must be one the caller may read; others are ignored).',
-      validate: z.array(z.string().max(255)).max(100),
+      validate: ImageFilterFieldSchemas.organizations,
     }),
     status: t.field({ type: [ImageStatusEnum], description: 'Any of these statuses (default: all).' }),
-    names: t.stringList({ description: 'Exact names.', validate: z.array(z.string().max(255)).max(100) }),
+    names: t.stringList({ description: 'Exact names.', validate: ImageFilterFieldSchemas.names }),
     architecture: t.field({ type: ArchitectureEnum, description: 'CPU architecture.' }),
     virtualization: t.field({ type: VirtualizationEnum, description: 'Where the image may run.' }),
     osFamily: t.field({ type: OsFamilyEnum, description: 'Operating system family.' }),
     osDistro: t.field({ type: OsDistroEnum, description: 'Operating system distribution.' }),
-    osVersion: t.string({ description: 'Operating system version, exactly.', validate: z.string().max(64) }),
+    osVersion: t.string({ description: 'Operating system version, exactly.', validate: ImageFilterFieldSchemas.osVersion }),
     gpuVendor: t.field({ type: GpuVendorEnum, description: 'Vendor of the GPU the image has drivers for.' }),
     tags: t.field({
       type: [TagInput],
       description: 'Every listed tag must match.',
-      validate: z.array(z.object({ name: TagNameSchema, value: TagValueSchema })).max(32),
+      validate: ImageFilterFieldSchemas.tags,
     }),
     createdAfter: t.field({ type: 'DateTime', description: 'Created strictly after this time.' }),
     createdBefore: t.field({ type: 'DateTime', description: 'Created strictly before this time.' }),
   }),
 });
 
-export const ImageOrder = builder.inputType('ImageOrder', {
+export const ImageOrder = builder.inputRef<ImageOrderShape>('ImageOrder').implement({
   description: 'How to sort images. Ties are always broken by ID, so the order is total and stable.',
   fields: (t) => ({
     field: t.field({ type: ImageOrderFieldEnum, required: true, description: 'What to sort by.' }),
     direction: t.field({ type: OrderDirectionEnum, required: true, description: 'Ascending or descending.' }),
   }),
 });
-
-export const PageSizeSchema = z.number().int().min(0).max(MAX_PAGE_SIZE, `first may be at most ${MAX_PAGE_SIZE}`);
-export const CursorSchema = z.string().max(1024);

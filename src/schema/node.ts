@@ -1,11 +1,11 @@
 import { encodeImageId } from '../ids.js';
-import type { ImageModel } from '../resolvers/models.js';
-import { resolveNode } from '../resolvers/resolve-node.js';
+import { ImageIdSchema } from '../inputs/ids.js';
+import type { RegionImage } from '../providers/types.js';
+import { node } from '../resolvers/node.js';
 import { builder } from './builder.js';
-import { ImageIdSchema } from './inputs.js';
 
 /** Only images are nodes today; a second node type would make this a union of models with a kind tag. */
-export const NodeInterface = builder.interfaceRef<ImageModel>('Node').implement({
+export const NodeInterface = builder.interfaceRef<RegionImage>('Node').implement({
   description: 'An object with a globally unique, opaque ID that `node(id)` can fetch again.',
   resolveType: () => 'Image',
   fields: (t) => ({
@@ -22,6 +22,6 @@ builder.queryField('node', (t) =>
     nullable: true,
     description: 'The object with this global ID; null when it does not exist or the caller may not see it.',
     args: { id: t.arg.id({ required: true, description: 'A global ID, e.g. Image.id.', validate: ImageIdSchema }) },
-    resolve: (_root, { id }, ctx) => resolveNode(ctx, id),
+    resolve: (_root, { id }, ctx) => node(ctx, id),
   }),
 );

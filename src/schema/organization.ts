@@ -1,10 +1,10 @@
 import { roleIn } from '../auth/principal.js';
-import { listImages } from '../resolvers/list-images.js';
-import type { OrganizationModel } from '../resolvers/models.js';
+import { RegionIdArgSchema } from '../inputs/ids.js';
+import { images } from '../resolvers/images.js';
+import type { OrganizationModel } from '../resolvers/support/models.js';
 import { builder } from './builder.js';
 import { OrganizationRoleEnum } from './enums.js';
 import { ImageConnection, imageListArgs, pageComplexity } from './image-connection.js';
-import { RegionIdArgSchema } from './inputs.js';
 
 export const Organization = builder.objectRef<OrganizationModel>('Organization');
 
@@ -28,7 +28,7 @@ Organization.implement({
         ...imageListArgs(t.arg),
       },
       complexity: pageComplexity,
-      resolve: (org, { region, ...args }, ctx) => listImages(ctx, region, args, org.id),
+      resolve: (org, { region, ...args }, ctx) => images(ctx, region, args, org.id),
     }),
   }),
 });

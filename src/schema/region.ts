@@ -1,12 +1,12 @@
-import { listImages } from '../resolvers/list-images.js';
-import { listRegions } from '../resolvers/list-regions.js';
-import type { RegionModel } from '../resolvers/models.js';
+import type { RegionConfig } from '../config.js';
+import { RegionIdArgSchema } from '../inputs/ids.js';
+import { images } from '../resolvers/images.js';
+import { regions } from '../resolvers/regions.js';
 import { builder } from './builder.js';
 import { ProviderKindEnum } from './enums.js';
 import { ImageConnection, imageListArgs, pageComplexity } from './image-connection.js';
-import { RegionIdArgSchema } from './inputs.js';
 
-export const Region = builder.objectRef<RegionModel>('Region');
+export const Region = builder.objectRef<RegionConfig>('Region');
 
 Region.implement({
   description: 'A region of the cloud, with one image provider.',
@@ -24,7 +24,7 @@ Region.implement({
       description: 'Images in this region visible to the caller.',
       args: imageListArgs(t.arg),
       complexity: pageComplexity,
-      resolve: (region, args, ctx) => listImages(ctx, region.id, args),
+      resolve: (region, args, ctx) => images(ctx, region.id, args),
     }),
   }),
 });
@@ -34,7 +34,7 @@ builder.queryFields((t) => ({
     type: [Region],
     description: 'Regions the caller may access.',
     complexity: (_args, ctx) => ({ field: 1, multiplier: ctx.configuredRegions.length }),
-    resolve: (_root, _args, ctx) => listRegions(ctx),
+    resolve: (_root, _args, ctx) => regions(ctx),
   }),
   region: t.field({
     type: Region,
@@ -51,6 +51,6 @@ builder.queryFields((t) => ({
       ...imageListArgs(t.arg),
     },
     complexity: pageComplexity,
-    resolve: (_root, { region, ...args }, ctx) => listImages(ctx, region, args),
+    resolve: (_root, { region, ...args }, ctx) => images(ctx, region, args),
   }),
 }));

@@ -38,7 +38,7 @@ describe('error masking', () => {
   it('answers an unexpected failure with INTERNAL_SERVER_ERROR and logs its cause with the request id', async () => {
     const logs = await serverWithCapturedLogs();
     // A real fault: the region's database is closed under the server.
-    await app.services.providers.get('local')!.close();
+    await app.provider('local').close();
     const response = await app.yoga.fetch('http://imagegraph.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'req-123' },

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config.js';
 import { encodeImageId } from '../../src/ids.js';
 import { LocalImageProvider } from '../../src/providers/local/local-provider.js';
 import { createImagegraph, type Imagegraph } from '../../src/server.js';
-import { newImage } from '../fixtures/images.js';
+import { createOne, newImage } from '../fixtures/images.js';
 import { capturedLogs, loud } from '../support/captured-logs.js';
 
 const URL_ = 'http://127.0.0.1:4000/graphql';
@@ -20,7 +20,7 @@ let imageId: string;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'imagegraph-body-'));
   const provider = new LocalImageProvider(join(dir, 'local'));
-  const { image } = await provider.createImage(newImage({ name: 'precious', status: 'READY' }));
+  const image = await createOne(provider, newImage({ name: 'precious', status: 'READY' }));
   await provider.close();
   imageId = encodeImageId('local', image.id);
   const captured = capturedLogs();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '../../src/providers/types.js';
-import { newImage } from '../fixtures/images.js';
+import { createOne, newImage } from '../fixtures/images.js';
 import { allButKeystone, glanceImage, providerKinds } from '../support/glance.js';
 import { glanceProjectId, startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 import { type ImageServer, startImageServer } from '../support/image-server.js';
@@ -156,7 +156,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   afterEach(async () => {
     // Nothing held or running leaks into the next test. By path: `release()` would stop holding for good.
     for (const path of heldPaths.splice(0)) images.release(path);
-    await server.app.services.imports.runner.idle();
+    await server.app.importsIdle();
   });
 
   const globalId = (region: string, providerId: string) => Buffer.from(`Image:${region}:${providerId}`).toString('base64url');
@@ -184,9 +184,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     organizationId: string | null,
     overrides: Parameters<typeof newImage>[0] = {},
   ): Promise<Seeded> {
-    const { image: record } = await server
-      .provider(region)
-      .createImage(newImage({ organizationId, name: `del-${organizationId ?? 'public'}-${++counter}`, ...overrides }));
+    const record = await createOne(
+      server.provider(region),
+      newImage({ organizationId, name: `del-${organizationId ?? 'public'}-${++counter}`, ...overrides }),
+    );
     const file = fileOf(region, record.id);
     if (local && record.status === 'READY') writeFileSync(file, Buffer.alloc(4096, 7));
     return { record, id: globalId(region, record.id), region, file };
@@ -456,13 +457,13 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       });
       // The download is cut, not left to finish into a deleted image.
       await images.waitForRequest((r) => r === download && r.aborted, 5_000);
-      await server.app.services.imports.runner.idle();
+      await server.app.importsIdle();
       await expectGone(image);
       expectNoPartials();
 
       images.release('/held');
       await sleep(100);
-      await server.app.services.imports.runner.idle();
+      await server.app.importsIdle();
       await expectGone(image);
       expectNoPartials();
       // One peek and one download; nothing retried it.
@@ -486,7 +487,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       });
       images.release('/slot-1');
       images.release('/slot-2');
-      await server.app.services.imports.runner.idle();
+      await server.app.importsIdle();
       await expectGone(queued);
       expect(images.requests.filter((r) => r.path === '/queued' && r.range === undefined)).toEqual([]);
 
@@ -512,7 +513,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         expect(await server.provider('alpha').deleteImage(image.providerId)).toEqual({ result: 'deleted' });
         images.release('/late');
         await images.waitForRequest((r) => r === download && (r.finished || r.aborted));
-        await server.app.services.imports.runner.idle();
+        await server.app.importsIdle();
         expect(download.finished).toBe(true);
         await expectGone(image);
         expectNoPartials();
@@ -531,7 +532,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
           sleep(round % 3).then(() => images.release(path)),
         ]);
         expect(deleted).toEqual({ __typename: 'DeleteImagePayload', deletedImageId: image.id });
-        await server.app.services.imports.runner.idle();
+        await server.app.importsIdle();
         await expectGone(image);
         expectNoPartials();
       }

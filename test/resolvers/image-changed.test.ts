@@ -90,7 +90,7 @@ describe.each(providerKinds())('imageChanged on the %s provider', (kind) => {
       os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
     };
     const imported = await server.gql<{ importImage: { image: { id: string } } }>(IMPORT, { input }, MEMBER.token);
-    await server.app.services.imports.runner.idle();
+    await server.app.importsIdle();
     const events = await follow(server, imported.data!.importImage.image.id, OUTSIDER.token);
     const next = events.find((e) => e.event === 'next')!;
     expect(next.data.errors[0].extensions.code).toBe('IMAGE_NOT_FOUND');

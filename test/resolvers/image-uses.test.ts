@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '../../src/providers/types.js';
-import { newImage } from '../fixtures/images.js';
+import { createOne, newImage } from '../fixtures/images.js';
 import { allButKeystone, providerKinds } from '../support/glance.js';
 import { type GqlResult, startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 
@@ -77,9 +77,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   const globalId = (region: string, providerId: string) => Buffer.from(`Image:${region}:${providerId}`).toString('base64url');
 
   async function seedImage(region: string, organizationId: string | null): Promise<{ record: ImageRecord; id: string }> {
-    const { image: record } = await server
-      .provider(region)
-      .createImage(newImage({ organizationId, name: `uses-${organizationId ?? 'public'}-${++counter}` }));
+    const record = await createOne(
+      server.provider(region),
+      newImage({ organizationId, name: `uses-${organizationId ?? 'public'}-${++counter}` }),
+    );
     return { record, id: globalId(region, record.id) };
   }
 
@@ -366,7 +367,8 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
       const expected = new Map<string, { acme: string[]; admin: string[] }>();
       for (let i = 0; i < listed; i++) {
         const owner = i % 3 === 0 ? null : 'acme';
-        const { image } = await provider.createImage(
+        const image = await createOne(
+          provider,
           newImage({ organizationId: owner, name: `listed-${String(i).padStart(2, '0')}` }),
         );
         const uses = [{ kind: 'server', consumerId: `vm-${i}`, organizationId: 'acme' }];
@@ -427,11 +429,10 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     });
 
     it('emits imageChanged again when a use is registered on an image that is still importing', async () => {
-      const { image: record } = await server
-        .provider('alpha')
-        .createImage(
-          newImage({ organizationId: 'acme', name: `pending-${++counter}`, status: 'PENDING', sizeBytes: null, checksum: null }),
-        );
+      const record = await createOne(
+        server.provider('alpha'),
+        newImage({ organizationId: 'acme', name: `pending-${++counter}`, status: 'PENDING', sizeBytes: null, checksum: null }),
+      );
       const id = globalId('alpha', record.id);
       const response = await server.app.yoga.fetch('http://imagegraph.test/graphql', {
         method: 'POST',

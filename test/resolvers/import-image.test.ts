@@ -301,7 +301,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
     }
   }
 
-  const idle = (on: TestServer = server) => on.app.services.imports.runner.idle();
+  const idle = (on: TestServer = server) => on.app.importsIdle();
   const imagesDir = (region = 'alpha', on: TestServer = server) => join(on.dir, region, 'images');
   /** Files in a region's images dir that belong to one image. */
   const filesOf = (providerId: string, region = 'alpha', on: TestServer = server) =>

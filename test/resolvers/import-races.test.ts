@@ -105,7 +105,7 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
 
   it('imports again with an idempotency key whose image was deleted', async () => {
     const first = await importImage(url('/disk'), 'reused-key');
-    await server.app.services.imports.runner.idle();
+    await server.app.importsIdle();
     expect(
       (await server.gql<{ deleteImage: { __typename: string } }>(DELETE, { id: first.image!.id }, MEMBER.token)).data!.deleteImage
         .__typename,
@@ -115,7 +115,7 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
     expect(second.image!.id).not.toBe(first.image!.id);
     // And the key now stands for the new image.
     expect((await importImage(url('/disk'), 'reused-key')).image!.id).toBe(second.image!.id);
-    await server.app.services.imports.runner.idle();
+    await server.app.importsIdle();
   });
 
   it("keeps a use registered while the image's bytes are still being stored", async () => {
@@ -127,7 +127,7 @@ describe.each(providerKinds())('import races on the %s provider', (kind) => {
     const registration = server.gql<{ registerImageUse: { __typename: string } }>(REGISTER, { id }, MEMBER.token);
     setTimeout(() => images.release('/slow'), 500);
     expect((await registration).data!.registerImageUse.__typename).toBe('RegisterImageUsePayload');
-    await server.app.services.imports.runner.idle();
+    await server.app.importsIdle();
     const after = await server.gql<{ node: { status: string; usedBy: { consumerId: string }[] } }>(STATUS, { id }, MEMBER.token);
     expect(after.data!.node).toEqual({ status: 'READY', usedBy: [{ consumerId: 'srv-1' }] });
     expect(

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '../../src/providers/types.js';
-import { newImage } from '../fixtures/images.js';
+import { createOne, newImage } from '../fixtures/images.js';
 import { providerKinds } from '../support/glance.js';
 import { startTestServer, type TestCaller, type TestServer } from '../support/harness.js';
 
@@ -119,15 +119,14 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
   beforeAll(async () => {
     server = await startTestServer({ regions: REGIONS.map((region) => ({ ...region, provider: kind })), callers: [ACME, ADMIN] });
     const seed = async (region: string, organizationId: string | null, name: string) =>
-      (
-        await server.provider(region).createImage(
-          newImage({
-            organizationId,
-            name,
-            source: { kind: 'IMPORT', uri: `https://mirror.example/${name}.raw`, createdBy: name },
-          }),
-        )
-      ).image;
+      createOne(
+        server.provider(region),
+        newImage({
+          organizationId,
+          name,
+          source: { kind: 'IMPORT', uri: `https://mirror.example/${name}.raw`, createdBy: name },
+        }),
+      );
     own = await seed('alpha', 'acme', 'acme-own-image');
     other = await seed('alpha', 'globex', 'globex-secret-alpha-7f3a');
     pub = await seed('alpha', null, 'platform-public-image');

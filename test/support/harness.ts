@@ -114,7 +114,7 @@ export async function startTestServer(options: {
   return {
     app,
     dir,
-    provider: (region) => app.services.providers.get(region)!,
+    provider: (region) => app.provider(region),
     async gql(query, variables, token) {
       const response = await app.yoga.fetch('http://imagegraph.test/graphql', {
         method: 'POST',
@@ -124,9 +124,18 @@ export async function startTestServer(options: {
       return { status: response.status, ...((await response.json()) as object) } as never;
     },
     async metric(name, labels = {}) {
-      const metric = await app.services.metrics.registry.getSingleMetric(name)?.get();
-      const sample = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
-      return sample?.value ?? 0;
+      // Read as Prometheus scrapes it: from /metrics on the operations listener.
+      const text = await (await app.ops(new Request('http://imagegraph.test/metrics'))).text();
+      const wanted = Object.entries(labels);
+      for (const line of text.split('\n')) {
+        const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+        if (!match || match[1] !== name) continue;
+        const found = new Map(
+          [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key!, value!]),
+        );
+        if (wanted.every(([key, value]) => found.get(key) === value)) return Number(match[3]);
+      }
+      return 0;
     },
     async close({ keepData = false } = {}) {
       await app.close();

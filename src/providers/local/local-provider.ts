@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { IdempotencyConflictError } from '../../errors.js';
 import { reservedProperties } from '../reserved-properties.js';
 import type {
-  CreatedImage,
+  CreateOutcome,
   DeleteOutcome,
   ImageFilter,
   ImagePage,
@@ -65,7 +64,7 @@ export class LocalImageProvider implements ImageProvider {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
-  async createImage(image: NewImage): Promise<CreatedImage> {
+  async createImage(image: NewImage): Promise<CreateOutcome> {
     const row = newImageToRow(randomUUID(), image, new Date());
     const insertImage = this.db.prepare(
       `INSERT INTO images (${SELECT_COLUMNS}, idempotency_key, idempotency_fingerprint, properties)
@@ -75,12 +74,13 @@ export class LocalImageProvider implements ImageProvider {
     const key = image.idempotency?.key ?? null;
     // Look-up and insert in one transaction: two concurrent calls with one key create one image.
     return this.db
-      .transaction((): CreatedImage => {
+      .transaction((): CreateOutcome => {
         if (image.idempotency) {
           const existing = this.findIdempotent(image.organizationId, image.idempotency.key);
           if (existing) {
-            if (existing.fingerprint !== image.idempotency.fingerprint) throw new IdempotencyConflictError(image.idempotency.key);
-            return { image: existing.image, created: false };
+            return existing.fingerprint === image.idempotency.fingerprint
+              ? { result: 'existing', image: existing.image }
+              : { result: 'conflict' };
           }
         }
         insertImage.run({
@@ -90,7 +90,7 @@ export class LocalImageProvider implements ImageProvider {
           properties: JSON.stringify(reservedProperties(image, key)),
         });
         for (const tag of image.tags) insertTag.run(row.id, tag.name, tag.value);
-        return { image: rowToImage(row, image.tags), created: true };
+        return { result: 'created', image: rowToImage(row, image.tags) };
       })
       .immediate();
   }

@@ -1,5 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
-import { ProviderUnavailableError } from '../../errors.js';
+import { ProviderUnavailable } from '../errors.js';
 import type { GlanceAuth } from './glance-auth.js';
 
 export interface GlanceClientOptions {
@@ -31,7 +31,7 @@ export class GlanceHttpError extends Error {
 
 /**
  * Glance's v2 API over one keep-alive undici pool: JSON with `Accept: application/json` (else errors
- * come as HTML), timeouts on every call, and unreachable/5xx/timeouts as ProviderUnavailableError.
+ * come as HTML), timeouts on every call, and unreachable/5xx/timeouts as ProviderUnavailable.
  */
 export class GlanceClient {
   private pool: Pool | null = null;
@@ -123,7 +123,7 @@ export class GlanceClient {
       });
     } catch (error) {
       if (signal?.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') throw error;
-      throw new ProviderUnavailableError(this.options.region, { cause: error });
+      throw new ProviderUnavailable(`Glance of region ${this.options.region} did not answer`, { cause: error });
     }
     if (response.statusCode === 401) {
       // Drop the refused token (not one another request has renewed since), then retry once where the
@@ -136,7 +136,7 @@ export class GlanceClient {
     }
     if (response.statusCode >= 500 || response.statusCode === 401) {
       const text = await response.body.text().catch(() => '');
-      throw new ProviderUnavailableError(this.options.region, {
+      throw new ProviderUnavailable(`Glance of region ${this.options.region} answered ${response.statusCode}`, {
         cause: new GlanceHttpError(response.statusCode, cleanMessage(text)),
       });
     }

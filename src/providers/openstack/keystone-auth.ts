@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { ProviderUnavailableError } from '../../errors.js';
+import { ProviderUnavailable } from '../errors.js';
 import type { Logger } from '../../logger.js';
 import type { GlanceAuth } from './glance-auth.js';
 
@@ -107,7 +107,7 @@ export class KeystoneAuth implements GlanceAuth {
       });
     } catch (error) {
       logger.error({ region, authUrl, err: { message: (error as Error).message } }, 'Keystone is unreachable');
-      throw new ProviderUnavailableError(region);
+      throw new ProviderUnavailable('Keystone is unreachable');
     }
     const text = await response.body.text();
     const subject = response.headers['x-subject-token'];
@@ -118,7 +118,7 @@ export class KeystoneAuth implements GlanceAuth {
           ? 'Keystone refused the application credential (wrong secret, or unknown/expired credential)'
           : 'Keystone did not issue a token',
       );
-      throw new ProviderUnavailableError(region);
+      throw new ProviderUnavailable('Keystone did not issue a token');
     }
     const body = JSON.parse(text) as TokenBody;
     const imageUrl = this.options.imageUrl ?? this.imageEndpoint(body);
@@ -145,7 +145,7 @@ export class KeystoneAuth implements GlanceAuth {
         { region: this.options.region, interface: wanted, regionName: this.options.regionName },
         'the Keystone catalog has no image endpoint for this interface and region; set imageUrl or fix the catalog',
       );
-      throw new ProviderUnavailableError(this.options.region);
+      throw new ProviderUnavailable('the Keystone catalog has no image endpoint');
     }
     return endpoint.url;
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { IdempotencyConflictError, InvalidInputError } from '../../errors.js';
+import { PageKeyNotFound } from '../errors.js';
 import {
-  type CreatedImage,
+  type CreateOutcome,
   type DeleteOutcome,
   type ImagePage,
   type ImagePatch,
@@ -101,29 +101,31 @@ export class OpenStackImageProvider implements ImageProvider {
    * With an idempotency key, the image id is derived from project, owner, key and a generation: two
    * replicas creating the same key at once collide on Glance's unique id (409) instead of creating two
    * images. A 409 also comes from a deleted image's id, which Glance never reuses: the next generation
-   * is tried, after looking for a live image with the key again.
+   * is tried, after looking for a live image with the key again. A key whose every generation is
+   * taken by deleted images cannot be used again: a conflict.
    */
-  async createImage(image: NewImage): Promise<CreatedImage> {
+  async createImage(image: NewImage): Promise<CreateOutcome> {
     const idempotency = image.idempotency;
     if (!idempotency) {
       const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, randomUUID()));
-      return { image: toRecord(created.body)!, created: true };
+      return { result: 'created', image: toRecord(created.body)! };
     }
     for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
       const existing = await this.findByIdempotencyKey(image.organizationId, idempotency.key);
       if (existing) {
-        if (existing.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError(idempotency.key);
-        return { image: existing.image, created: false };
+        return existing.fingerprint === idempotency.fingerprint
+          ? { result: 'existing', image: existing.image }
+          : { result: 'conflict' };
       }
       const id = idempotentImageId(await this.options.auth.projectId(), image.organizationId, idempotency.key, generation);
       try {
         const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
-        return { image: toRecord(created.body)!, created: true };
+        return { result: 'created', image: toRecord(created.body)! };
       } catch (error) {
         if (!(error instanceof GlanceHttpError && error.status === 409)) throw error;
       }
     }
-    throw new IdempotencyConflictError(idempotency.key);
+    return { result: 'conflict' };
   }
 
   /** The live image carrying this key for this owner, found by its properties. */
@@ -370,9 +372,7 @@ export class OpenStackImageProvider implements ImageProvider {
       return (await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`)).body.images;
     } catch (error) {
       if (error instanceof GlanceHttpError && error.status === 400 && /marker|No image found/i.test(error.message)) {
-        throw new InvalidInputError([
-          { path: ['after'], message: 'the image this cursor points at was deleted; start from the first page' },
-        ]);
+        throw new PageKeyNotFound('Glance has no image for the page marker');
       }
       throw error;
     }

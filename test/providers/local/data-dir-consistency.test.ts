@@ -161,7 +161,7 @@ async function listAll(region: string): Promise<Listed[]> {
 
 /** Checks the data dir of every region against what the API lists and what the sequence did. */
 async function checkConsistency(tracked: Tracked[], trace: string[]) {
-  await server.app.services.imports.runner.idle();
+  await server.app.importsIdle();
   const context = `seed ${SEED}; trace:\n${trace.join('\n')}`;
   for (const { id: region } of REGIONS) {
     const listed = await listAll(region);
@@ -353,7 +353,7 @@ describe('local data dir consistency under a random sequence of operations', () 
         }
         case 'settle':
           trace.push(`${step} settle`);
-          await server.app.services.imports.runner.idle();
+          await server.app.importsIdle();
           break;
         case 'pause': {
           const ms = Math.floor(random() * 40);

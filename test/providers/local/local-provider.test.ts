@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keysetAndOrder, whereClause } from '../../../src/providers/local/image-query-sql.js';
 import { LocalImageProvider } from '../../../src/providers/local/local-provider.js';
 import type { ImageFilter, ImageOrder, ImageScope } from '../../../src/providers/types.js';
-import { catalog, newImage, seed } from '../../fixtures/images.js';
+import { catalog, createOne, newImage, seed } from '../../fixtures/images.js';
 
 let dir: string;
 let provider: LocalImageProvider;
@@ -36,7 +36,8 @@ function plan(scope: ImageScope, filter: ImageFilter, order: ImageOrder, after?:
 
 describe('LocalImageProvider', () => {
   it('stores every field of an image and reads it back unchanged', async () => {
-    const { image: created } = await provider.createImage(
+    const created = await createOne(
+      provider,
       newImage({
         organizationId: 'acme',
         visibility: 'ORGANIZATION',

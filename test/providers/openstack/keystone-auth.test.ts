@@ -19,7 +19,7 @@ import type { Logger } from '../../../src/logger.js';
 import type { GlanceAuth } from '../../../src/providers/openstack/glance-auth.js';
 import { KeystoneAuth } from '../../../src/providers/openstack/keystone-auth.js';
 import { OpenStackImageProvider } from '../../../src/providers/openstack/openstack-provider.js';
-import type { ResilientProvider } from '../../../src/providers/resilient-provider.js';
+import type { ResilientProvider } from '../../../src/provider-access/resilient-provider.js';
 import { startTestServer, type TestServer } from '../../support/harness.js';
 import {
   createProject,

@@ -87,7 +87,7 @@ describe.skipIf(!glanceUrl())('Glance web-download imports (Glance fetches the U
       ADMIN.token,
     );
     expect(result.data!.importImage.__typename).toBe('ImportImagePayload');
-    await server.app.services.imports.runner.idle();
+    await server.app.importsIdle();
     const { id, providerId } = result.data!.importImage.image;
     const image = await server.gql<{
       node: { status: string; statusReason: string | null; sizeBytes: number; checksum: { algorithm: string; value: string } };

@@ -1,11 +1,6 @@
-import type { RegionConfig } from '../config.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../../providers/types.js';
 
-/** The GraphQL `Image`: a provider record plus the region it lives in. */
-export type ImageModel = RegionImage;
-
-export type RegionModel = RegionConfig;
-
+/** The GraphQL `Organization`: only its id is known (from credentials and image ownership). */
 export interface OrganizationModel {
   id: string;
 }
@@ -17,8 +12,9 @@ export interface PageInfoModel {
   endCursor: string | null;
 }
 
+/** A page of images as the schema's `ImageConnection` resolves it. */
 export interface ImageConnectionModel {
-  edges: { cursor: string; node: ImageModel }[];
+  edges: { cursor: string; node: RegionImage }[];
   pageInfo: PageInfoModel;
   /** Counted only when the field is selected: it is a second provider query. */
   totalCount: () => Promise<number | null>;

@@ -15,7 +15,8 @@ import {
 } from 'cockatiel';
 import { ProviderUnavailableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { ImageProvider } from './types.js';
+import { ProviderUnavailable } from '../providers/errors.js';
+import type { ImageProvider } from '../providers/types.js';
 
 export interface ResilienceOptions {
   /** Deadline of one call; streamed uploads have none here (the import deadline bounds them). */
@@ -51,7 +52,7 @@ const OPERATIONS: Record<Operation, { read: boolean; deadline: 'call' | 'use' | 
 };
 
 /** Failures that say the provider is down or hanging: they open the circuit and may be retried. */
-const isOutage = (error: Error) => error instanceof ProviderUnavailableError || error instanceof TaskCancelledError;
+const isOutage = (error: Error) => error instanceof ProviderUnavailable || error instanceof TaskCancelledError;
 
 /**
  * The way the server reaches a region's provider, for requests and background imports alike: every
@@ -125,7 +126,8 @@ export class ResilientProvider implements ImageProvider {
     try {
       return await this.policies.get(operation)!.execute(run);
     } catch (error) {
-      if (error instanceof BrokenCircuitError || error instanceof TaskCancelledError) {
+      // The one place where provider-level outages become the domain's ProviderUnavailableError.
+      if (error instanceof ProviderUnavailable || error instanceof BrokenCircuitError || error instanceof TaskCancelledError) {
         throw new ProviderUnavailableError(this.region, { cause: error });
       }
       throw error;

@@ -1,11 +1,11 @@
+import { Repeater } from 'graphql-yoga';
 import { isImageVisible } from '../access/image-visibility.js';
 import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { ImageNotFoundError } from '../errors.js';
-import { decodeImageId } from '../ids.js';
 import type { ImageSnapshot } from '../image-watcher.js';
-import type { ImageModel } from './models.js';
-import { Repeater } from 'graphql-yoga';
+import type { RegionImage } from '../providers/types.js';
+import { resolveImageRef } from './support/load-visible-image.js';
 
 /**
  * `imageChanged(id)`: the image now, then again on every change of status, status reason, size or
@@ -14,10 +14,10 @@ import { Repeater } from 'graphql-yoga';
  * shared watcher, once for all the streams that follow it. A Repeater rather than a generator: a client
  * that goes away ends the stream (and frees its place) at once, not at the image's next change.
  */
-export function imageChanges(ctx: Context, id: string): AsyncIterable<ImageModel> {
-  return new Repeater<ImageModel>(async (push, stop) => {
-    const ref = decodeImageId(id);
-    if (!ref || !(await ctx.regionAccess.load(ref.region))) throw new ImageNotFoundError(id);
+export function imageChanged(ctx: Context, id: string): AsyncIterable<RegionImage> {
+  return new Repeater<RegionImage>(async (push, stop) => {
+    const ref = await resolveImageRef(ctx, id);
+    if (!ref || 'hiddenRegion' in ref) throw new ImageNotFoundError(id);
     const snapshots = ctx.watcher.watch(ctx.principal.subject, ref.region, ref.providerId);
     const stopped = stop.then(() => ({ done: true as const, value: undefined }));
     try {
@@ -45,8 +45,8 @@ export function imageChanges(ctx: Context, id: string): AsyncIterable<ImageModel
 }
 
 /** The image to emit; its uses are those just read, not what this long request loaded before. */
-function model(ctx: Context, region: string, { record, uses }: NonNullable<ImageSnapshot>): ImageModel {
-  ctx.providerCalls.primeUses(region, record.id, uses);
+function model(ctx: Context, region: string, { record, uses }: NonNullable<ImageSnapshot>): RegionImage {
+  ctx.provider(region).primeUses(record.id, uses);
   return { region, record };
 }
 

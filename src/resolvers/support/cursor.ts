@@ -1,9 +1,6 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../errors.js';
-import type { ImageOrder, PageKey } from '../providers/types.js';
-
-export const MAX_PAGE_SIZE = 100;
-export const DEFAULT_PAGE_SIZE = 20;
+import { InvalidInputError } from '../../errors.js';
+import type { ImageOrder, PageKey } from '../../providers/types.js';
 
 /**
  * Cursors are opaque to clients: base64url JSON of the order they belong to and the sort key of an

@@ -1,63 +1,36 @@
 import { listingScope } from '../access/image-visibility.js';
 import type { Context } from '../context.js';
-import { type ImageFilter, type ImageOrder, type ImageScope, sortValue, type ImageStatus, type Tag } from '../providers/types.js';
-import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from './pagination.js';
-import type { ImageConnectionModel } from './models.js';
-import { requireRegion } from './require-region.js';
-
-type Maybe<T> = T | null | undefined;
-
-/** The arguments of `images`, `Region.images` and `Organization.images`, as GraphQL hands them over. */
-export interface ListImagesArgs {
-  filter?: Maybe<{
-    scope?: Maybe<'AVAILABLE' | 'OWNED'>;
-    organizations?: Maybe<string[]>;
-    status?: Maybe<ImageStatus[]>;
-    names?: Maybe<string[]>;
-    architecture?: Maybe<ImageFilter['architecture']>;
-    virtualization?: Maybe<ImageFilter['virtualization']>;
-    osFamily?: Maybe<ImageFilter['osFamily']>;
-    osDistro?: Maybe<ImageFilter['osDistro']>;
-    osVersion?: Maybe<string>;
-    gpuVendor?: Maybe<ImageFilter['gpuVendor']>;
-    tags?: Maybe<Tag[]>;
-    createdAfter?: Maybe<Date>;
-    createdBefore?: Maybe<Date>;
-  }>;
-  orderBy?: Maybe<ImageOrder>;
-  first?: Maybe<number>;
-  after?: Maybe<string>;
-}
+import { InvalidInputError } from '../errors.js';
+import type { ImageFilterInput, ImageListArgs } from '../inputs/image-filter.js';
+import { DEFAULT_PAGE_SIZE } from '../inputs/pagination.js';
+import { PageKeyNotFound } from '../providers/errors.js';
+import { type ImageFilter, type ImageOrder, sortValue } from '../providers/types.js';
+import { decodeCursor, encodeCursor } from './support/cursor.js';
+import type { ImageConnectionModel } from './support/models.js';
+import { requireRegion } from './support/require-region.js';
 
 const DEFAULT_ORDER: ImageOrder = { field: 'NAME', direction: 'ASC' };
 
 /**
- * One page of a region's images the caller may see. With `owner`, only that organization's images
- * (Organization.images). Scope and filter go to the provider as one query; nothing is filtered here.
+ * `images`, `Region.images` and `Organization.images`: one page of a region's images the caller may
+ * see; with `owner`, only that organization's. Scope and filter go to the provider as one query;
+ * nothing is filtered here.
  */
-export async function listImages(
-  ctx: Context,
-  region: string,
-  args: ListImagesArgs,
-  owner?: string,
-): Promise<ImageConnectionModel> {
+export async function images(ctx: Context, region: string, args: ImageListArgs, owner?: string): Promise<ImageConnectionModel> {
   await requireRegion(ctx, region);
   const order = args.orderBy ?? DEFAULT_ORDER;
   const after = args.after ? decodeCursor(args.after, order) : undefined;
-  const scope: ImageScope = listingScope(
+  const scope = listingScope(
     ctx.principal,
     owner
       ? { scope: 'OWNED', organizations: [owner] }
       : { scope: args.filter?.scope ?? 'AVAILABLE', organizations: args.filter?.organizations ?? undefined },
   );
   const filter = providerFilter(args.filter);
-  const page = await ctx.providerCalls.queryImages(region, {
-    scope,
-    filter,
-    order,
-    first: args.first ?? DEFAULT_PAGE_SIZE,
-    after,
-  });
+  const provider = ctx.provider(region);
+  const page = await provider
+    .queryImages({ scope, filter, order, first: args.first ?? DEFAULT_PAGE_SIZE, after })
+    .catch(cursorGone);
   const edges = page.images.map((record) => ({
     cursor: encodeCursor(order, { value: sortValue(record, order.field), id: record.id }),
     node: { region, record },
@@ -71,12 +44,22 @@ export async function listImages(
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
-    totalCount: () => ctx.providerCalls.countImages(region, scope, filter),
+    totalCount: () => provider.countImages(scope, filter),
   };
 }
 
+/** INVALID_INPUT on `after` when the provider no longer has the image the cursor points at. */
+function cursorGone(error: unknown): never {
+  if (error instanceof PageKeyNotFound) {
+    throw new InvalidInputError([
+      { path: ['after'], message: 'the image this cursor points at was deleted; start from the first page' },
+    ]);
+  }
+  throw error;
+}
+
 /** Drops absent conditions so that equal filters compare (and de-duplicate) equal. */
-function providerFilter(filter: ListImagesArgs['filter']): ImageFilter {
+function providerFilter(filter: ImageFilterInput | null | undefined): ImageFilter {
   if (!filter) return {};
   const result: ImageFilter = {
     statuses: filter.status ?? undefined,

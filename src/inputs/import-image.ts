@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { Architecture, GpuVendor, OsDistro, OsFamily, OsKernel, Virtualization, Visibility } from '../providers/types.js';
+import { OrganizationIdSchema, RegionIdArgSchema } from './ids.js';
+import { ImageTagsSchema, type TagInput } from './tags.js';
+
+type Maybe<T> = T | null | undefined;
+
+/**
+ * `ImportImageInput` as GraphQL hands it over: fields with a default (visibility, architecture,
+ * virtualization, os.kernel) arrive filled in unless the client sends an explicit null.
+ */
+export interface ImportImageInput {
+  region: string;
+  organization?: Maybe<string>;
+  visibility?: Maybe<Visibility>;
+  name: string;
+  description?: Maybe<string>;
+  uri: string;
+  architecture?: Maybe<Architecture>;
+  virtualization?: Maybe<Virtualization>;
+  os: {
+    kernel?: Maybe<OsKernel>;
+    family: OsFamily;
+    distro: OsDistro;
+    version: string;
+    variant?: Maybe<string>;
+    codename?: Maybe<string>;
+  };
+  gpu?: Maybe<{ vendor: GpuVendor; driver: string; models: string[] }>;
+  softwareVersions?: Maybe<{ name: string; version: string }[]>;
+  tags?: Maybe<TagInput[]>;
+  idempotencyKey?: Maybe<string>;
+}
+
+const Text = (max: number) => z.string().min(1).max(max);
+
+/** Behaviour spec section 5.2: every rule, reported together with its path. */
+export const ImportImageInputSchema = z
+  .looseObject({
+    region: RegionIdArgSchema,
+    visibility: z.enum(['PUBLIC', 'ORGANIZATION']),
+    organization: OrganizationIdSchema.nullish(),
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "-" or "_"'),
+    description: z.string().max(255).nullish(),
+    uri: z.string().max(2048).refine(isImportableUrl, 'must be an absolute http(s) URL without user info'),
+    os: z.looseObject({ version: Text(64), variant: Text(64).nullish(), codename: Text(64).nullish() }),
+    gpu: z.looseObject({ driver: Text(64), models: z.array(Text(64)).max(16) }).nullish(),
+    softwareVersions: z
+      .array(z.object({ name: Text(63), version: Text(255) }))
+      .max(32)
+      .nullish(),
+    tags: ImageTagsSchema.nullish(),
+    idempotencyKey: Text(255).nullish(),
+  })
+  .refine((input) => input.visibility === 'PUBLIC' || Boolean(input.organization), {
+    path: ['organization'],
+    message: 'is required unless visibility is PUBLIC',
+  })
+  .refine((input) => input.visibility !== 'PUBLIC' || !input.organization, {
+    path: ['organization'],
+    message: 'must be empty for a PUBLIC image, which the platform owns',
+  });
+
+function isImportableUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * Provider-level failures: what a provider throws when it cannot give an outcome. They say what went
+ * wrong at the provider, in its terms; the provider access layer (src/provider-access/) turns them
+ * into the domain errors clients see, in one place.
+ */
+
+/** The provider cannot serve the call now: unreachable, 5xx, refused credentials, no endpoint. */
+export class ProviderUnavailable extends Error {
+  override name = 'ProviderUnavailable';
+}
+
+/** A page was asked to start after an image the provider no longer has (a Glance marker). */
+export class PageKeyNotFound extends Error {
+  override name = 'PageKeyNotFound';
+}

@@ -1,0 +1,78 @@
+import { RegionAccessPolicy } from './access/region-access-policy.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { createAuthenticator } from './auth/create-authenticator.js';
+import type { Config } from './config.js';
+import { ImageEvents } from './image-events.js';
+import { ImageWatcher } from './image-watcher.js';
+import { GuardedFetcher } from './imports/guarded-fetch.js';
+import { ImportRunner } from './imports/import-runner.js';
+import { RequestRateLimiter } from './limits/request-rate-limiter.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { ProviderRegistry } from './provider-access/provider-registry.js';
+
+/** What lives as long as the server, whatever serves it over HTTP. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  authenticator: Authenticator;
+  rateLimiter: RequestRateLimiter;
+  accessPolicy: RegionAccessPolicy;
+  providers: ProviderRegistry;
+  imports: Imports;
+  events: ImageEvents;
+  watcher: ImageWatcher;
+  /** Resumes what a previous run left unfinished; called once before serving. */
+  start(): Promise<void>;
+  /** Stops watchers and imports (left resumable) and closes the providers. */
+  close(): Promise<void>;
+}
+
+/** What imports need: the guarded client, the background runner and the size limit. */
+export interface Imports {
+  fetcher: GuardedFetcher;
+  runner: ImportRunner;
+  maxSizeBytes: number;
+}
+
+/** Builds the server's long-lived parts from a validated config; nothing here knows of HTTP or GraphQL. */
+export async function createServices(config: Config, logger: Logger): Promise<Services> {
+  const { limits } = config;
+  const metrics = new Metrics();
+  const providers = new ProviderRegistry(config, { logger, metrics });
+  const events = new ImageEvents();
+  const fetcher = new GuardedFetcher({ allowedHosts: config.imports.allowedHosts, allowHttp: config.imports.allowHttp });
+  const runner = new ImportRunner({
+    providers,
+    fetcher,
+    events,
+    logger: logger.child({ component: 'imports' }),
+    maxConcurrent: config.imports.maxConcurrent,
+    maxSizeBytes: config.imports.maxSizeBytes,
+    perOwner: limits.importsPerOrganization,
+    deadlineMs: limits.importDeadlineSeconds * 1000,
+    minBytesPerSecond: limits.importMinBytesPerSecond,
+    throughputWindowMs: limits.importThroughputWindowSeconds * 1000,
+  });
+  const watcher = new ImageWatcher({ providers, events, maxPerSubject: limits.maxSubscriptionsPerSubject });
+  return {
+    config,
+    logger,
+    metrics,
+    authenticator: await createAuthenticator(config.auth),
+    rateLimiter: new RequestRateLimiter(limits.rateLimit),
+    accessPolicy: new RegionAccessPolicy(config.regions),
+    providers,
+    imports: { fetcher, runner, maxSizeBytes: config.imports.maxSizeBytes },
+    events,
+    watcher,
+    start: () => runner.resumeInterrupted(),
+    close: async () => {
+      watcher.close();
+      await runner.close();
+      await fetcher.close();
+      await providers.close();
+    },
+  };
+}
