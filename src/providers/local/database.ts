@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { Sqlite, type SqliteDatabase } from './sqlite.js';
 
 /**
  * Schema migrations, applied in order and recorded in `PRAGMA user_version`. Append only: a released
@@ -78,9 +78,9 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** Opens (creating if needed) the region's database in WAL mode and brings its schema up to date. */
-export function openDatabase(dataDir: string): Database.Database {
+export function openDatabase(dataDir: string): SqliteDatabase {
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'images.sqlite'));
+  const db = new Sqlite(join(dataDir, 'images.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
@@ -89,7 +89,7 @@ export function openDatabase(dataDir: string): Database.Database {
   return db;
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: SqliteDatabase): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (let version = current; version < MIGRATIONS.length; version++) {
     db.transaction(() => {

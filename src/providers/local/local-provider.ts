@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './sqlite.js';
 import { reservedProperties } from '../reserved-properties.js';
 import type {
   CreateOutcome,
@@ -28,7 +28,7 @@ const SELECT_COLUMNS = IMAGE_COLUMNS.join(', ');
  */
 export class LocalImageProvider implements ImageProvider {
   readonly kind = 'LOCAL' as const;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly files: ImageFiles;
 
   constructor(readonly dataDir: string) {

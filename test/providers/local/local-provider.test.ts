@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { Sqlite as Database } from '../../../src/providers/local/sqlite.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keysetAndOrder, whereClause } from '../../../src/providers/local/image-query-sql.js';
 import { LocalImageProvider } from '../../../src/providers/local/local-provider.js';
