@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerKinds } from '../support/glance.js';
 import { startTestServer, type TestServer } from '../support/harness.js';
@@ -172,5 +173,54 @@ describe('imageChanged streams per caller', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     second.close();
+  });
+});
+
+describe('imageChanged with the graphql-sse client', () => {
+  let dir: string;
+  let images: ImageServer;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'imagegraph-changed-sse-'));
+    images = await startImageServer({
+      '/disk': { body: readFileSync(makeMbrDisk(dir, 'disk.raw', 2048)), holdUntilReleased: true },
+    });
+    server = await startTestServer({ regions: [{ id: 'alpha' }], callers: [MEMBER], imports: { allowedHosts: [images.host] } });
+  });
+  afterAll(async () => {
+    images.release();
+    await server.close();
+    await images.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('follows an import in distinct-connections mode, the mode the README names', async () => {
+    const input = {
+      region: 'alpha',
+      organization: 'acme',
+      name: 'sse-client',
+      uri: images.url('/disk'),
+      os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+    };
+    const imported = await server.gql<{ importImage: { image: { id: string } } }>(IMPORT, { input }, MEMBER.token);
+    const client = createClient({
+      url: 'http://imagegraph.test/graphql',
+      singleConnection: false,
+      headers: { authorization: `Bearer ${MEMBER.token}` },
+      fetchFn: (url: string, init?: RequestInit) => server.app.yoga.fetch(new Request(url, init)),
+      retryAttempts: 0,
+    });
+    const statuses: string[] = [];
+    setTimeout(() => images.release('/disk'), 300);
+    for await (const result of client.iterate<{ imageChanged: { status: string } }>({
+      query: SUBSCRIBE,
+      variables: { id: imported.data!.importImage.image.id },
+    })) {
+      statuses.push(result.data!.imageChanged.status);
+    }
+    client.dispose();
+    expect(statuses[0]).toMatch(/PENDING|CREATING/);
+    expect(statuses.at(-1)).toBe('READY');
   });
 });

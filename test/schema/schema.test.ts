@@ -4,6 +4,7 @@ import {
   DangerousChangeType,
   findBreakingChanges,
   findDangerousChanges,
+  isAbstractType,
   isEnumType,
   isInputObjectType,
   isInterfaceType,
@@ -51,6 +52,26 @@ describe('the GraphQL schema', () => {
       (change) => change.type !== DangerousChangeType.OPTIONAL_INPUT_FIELD_ADDED,
     );
     expect(dangerous).toEqual([]);
+  });
+
+  it('matches the checked-in possible-types.json for Apollo clients (run `npm run possible-types` after changing it)', () => {
+    const published = JSON.parse(readFileSync(new URL('possible-types.json', root), 'utf8')) as {
+      possibleTypes: Record<string, string[]>;
+    };
+    const actual = Object.fromEntries(
+      Object.values(schema.getTypeMap())
+        .filter(isAbstractType)
+        .map((type) => [
+          type.name,
+          schema
+            .getPossibleTypes(type)
+            .map((member) => member.name)
+            .sort(),
+        ]),
+    );
+    const sorted = (record: Record<string, string[]>) =>
+      Object.fromEntries(Object.entries(record).map(([name, types]) => [name, [...types].sort()]));
+    expect(sorted(published.possibleTypes)).toEqual(actual);
   });
 
   it('describes every type, field, argument and enum value', () => {
