@@ -2,7 +2,7 @@
 # A real OpenStack on loopback: Keystone (Debian python3-keystone, Zed; SQLite, fernet, gunicorn)
 # and Glance in its keystone pipeline, which validates tokens, e.g. from application credentials.
 # For tests and labs: never expose it beyond 127.0.0.1.
-#   scripts/openstack.sh install          apt-get the Debian packages (about 25 s with glance present)
+#   scripts/openstack.sh install          apt-get the Debian packages (Glance, Keystone, gunicorn, the openstack CLI)
 #   scripts/openstack.sh start DATA_DIR   set up, start, provision; last line OPENSTACK_JSON=<path>
 #   scripts/openstack.sh stop DATA_DIR    stop Glance, then Keystone, by PID
 # Env: KEYSTONE_PORT / GLANCE_PORT (default: the previous ones if free, else free ones),
@@ -64,11 +64,14 @@ wait_for() { # URL PIDFILE PATTERN LOG
 
 case "$cmd" in
   install)
-    if $py -c 'import glance, keystone, gunicorn' 2>/dev/null; then echo "OpenStack packages are installed"; exit 0; fi
+    if $py -c 'import glance, keystone, gunicorn' 2>/dev/null && command -v openstack >/dev/null; then
+      echo "OpenStack packages are installed"; exit 0
+    fi
     apt-get update -qq
-    # Not the `keystone` package: it pulls in debconf DB setup and a uwsgi service.
+    # Not the `keystone` package: it pulls in debconf DB setup and a uwsgi service. The CLI
+    # (python3-openstackclient) is what the tests drive Glance with from the operator's side.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      python3-glance python3-keystone python3-gunicorn >/dev/null
+      python3-glance python3-keystone python3-gunicorn python3-openstackclient >/dev/null
     echo "OpenStack packages installed"
     ;;
 

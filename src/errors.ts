@@ -88,6 +88,17 @@ export class ImageNotFoundError extends DomainError {
   }
 }
 
+/**
+ * What an `imageChanged` stream ends with when its image is deleted: a last event with this error
+ * (IMAGE_NOT_FOUND), so that a client can tell a deletion from the completion after READY or FAILED.
+ */
+export class ImageDeletedError extends DomainError {
+  readonly code = 'IMAGE_NOT_FOUND';
+  constructor(readonly id: string) {
+    super(`Image "${id}" was deleted`);
+  }
+}
+
 export type FetchFailureReason =
   | 'INVALID_URL'
   | 'SCHEME_NOT_ALLOWED'

@@ -10,6 +10,7 @@ import { RequestRateLimiter } from './limits/request-rate-limiter.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { ProviderRegistry } from './provider-access/provider-registry.js';
+import type { ImageProvider } from './providers/types.js';
 
 /** What lives as long as the server, whatever serves it over HTTP. */
 export interface Services {
@@ -34,6 +35,19 @@ export interface Imports {
   fetcher: GuardedFetcher;
   runner: ImportRunner;
   maxSizeBytes: number;
+}
+
+const PREPARE_RETRY_MS = 30_000;
+
+/** Brings a provider's data up to this version; a provider that cannot answer now is tried again later. */
+async function prepareProvider(region: string, provider: ImageProvider, logger: Logger): Promise<void> {
+  if (!provider.prepare) return;
+  try {
+    await provider.prepare();
+  } catch (error) {
+    logger.warn({ region, err: error }, `cannot prepare the region's provider yet; retrying in ${PREPARE_RETRY_MS / 1000} s`);
+    setTimeout(() => void prepareProvider(region, provider, logger), PREPARE_RETRY_MS).unref();
+  }
 }
 
 /** Builds the server's long-lived parts from a validated config; nothing here knows of HTTP or GraphQL. */
@@ -67,7 +81,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     imports: { fetcher, runner, maxSizeBytes: config.imports.maxSizeBytes },
     events,
     watcher,
-    start: () => runner.resumeInterrupted(),
+    start: async () => {
+      await Promise.all(providers.entries().map(([region, provider]) => prepareProvider(region, provider, logger)));
+      await runner.resumeInterrupted();
+    },
     close: async () => {
       watcher.close();
       await runner.close();

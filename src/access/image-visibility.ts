@@ -1,9 +1,15 @@
 import { canRead, type Principal } from '../auth/principal.js';
 import type { ImageRecord, ImageScope } from '../providers/types.js';
 
-/** A caller sees PUBLIC images, its organizations' images, and (platform admin) everything. */
+/**
+ * A caller sees PUBLIC images, its organizations' images, and (platform admin) everything, images that
+ * no organization owns included. The one rule for every route: listings, node(id), imageChanged and
+ * every mutation.
+ */
 export function isImageVisible(principal: Principal, image: ImageRecord): boolean {
-  return image.organizationId === null || canRead(principal, image.organizationId);
+  if (image.visibility === 'PUBLIC') return true;
+  if (image.organizationId === null) return principal.platformAdmin;
+  return canRead(principal, image.organizationId);
 }
 
 export interface ListingScopeRequest {
@@ -18,6 +24,7 @@ export function listingScope(principal: Principal, request: ListingScopeRequest)
   if (request.organizations) {
     return { includePublic, organizationIds: request.organizations.filter((id) => canRead(principal, id)) };
   }
-  if (principal.platformAdmin) return { includePublic, organizationIds: 'all' };
+  // Unassigned images are neither public nor any organization's: platform admins see them among all.
+  if (principal.platformAdmin) return { includePublic, organizationIds: 'all', includeUnassigned: includePublic };
   return { includePublic, organizationIds: principal.organizations.map((membership) => membership.id) };
 }

@@ -2,6 +2,7 @@ import { DomainError, ImageFetchError, QuotaExceededError } from '../errors.js';
 import type { ImageEvents } from '../image-events.js';
 import type { Logger } from '../logger.js';
 import type { ProviderRegistry } from '../provider-access/provider-registry.js';
+import { ImageGone, UploadRefused } from '../providers/errors.js';
 import type { ImagePatch } from '../providers/types.js';
 import { DownloadBudget } from './download-budget.js';
 import { type GuardedFetcher, toFetchError } from './guarded-fetch.js';
@@ -190,7 +191,10 @@ export class ImportRunner {
             sizeBytes: result.sizeBytes,
             checksum: { algorithm: 'sha256', value: result.sha256 },
           }));
-      await this.update(region, id, { status: 'READY', ...stored });
+      if (!(await this.update(region, id, { status: 'READY', ...stored }))) {
+        log.info('import finished, but the image was deleted meanwhile');
+        return;
+      }
       log.info({ sizeBytes: stored.sizeBytes }, 'import finished');
     } catch (error) {
       if (signal.aborted) {
@@ -198,7 +202,14 @@ export class ImportRunner {
         if (this.stopping) await this.update(region, id, { status: 'PENDING' }).catch(() => undefined);
         return;
       }
-      if (!(error instanceof DomainError)) log.error({ err: error }, 'import failed unexpectedly');
+      if (error instanceof ImageGone) {
+        // Deleted at the provider by someone else (the OpenStack CLI, say): nothing left to mark.
+        log.info({ reason: error.message }, 'import stopped: the image was deleted at the provider');
+        this.options.events.publish({ region, id, kind: 'deleted' });
+        return;
+      }
+      if (!(error instanceof DomainError) && !(error instanceof UploadRefused))
+        log.error({ err: error }, 'import failed unexpectedly');
       await this.update(region, id, { status: 'FAILED', statusReason: failureReason(error) }).catch((updateError: unknown) =>
         log.error({ err: updateError }, 'could not mark the import FAILED'),
       );
@@ -276,6 +287,7 @@ function failureReason(error: unknown): string {
   if (error instanceof ImageFetchError) {
     return `Downloading the image failed: ${error.message}`;
   }
+  if (error instanceof UploadRefused) return `The provider refused the image's bytes: ${error.message}`;
   if (error instanceof DomainError) return error.message;
   return "Storing the image failed because of an internal error; the operator's log has the details";
 }

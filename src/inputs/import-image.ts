@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Architecture, GpuVendor, OsDistro, OsFamily, OsKernel, Virtualization, Visibility } from '../providers/types.js';
+import { DISTRO_FAMILY } from '../providers/os-distros.js';
 import { OrganizationIdSchema, RegionIdArgSchema } from './ids.js';
 import { ImageTagsSchema, type TagInput } from './tags.js';
 
@@ -43,7 +44,14 @@ export const ImportImageInputSchema = z
     name: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "-" or "_"'),
     description: z.string().max(255).nullish(),
     uri: z.string().max(2048).refine(isImportableUrl, 'must be an absolute http(s) URL without user info'),
-    os: z.looseObject({ version: Text(64), variant: Text(64).nullish(), codename: Text(64).nullish() }),
+    architecture: z.enum(['X86_64', 'AARCH64', 'OTHER']).nullish(),
+    os: z.looseObject({
+      family: z.enum(['DEBIAN', 'REDHAT', 'OTHER']),
+      distro: z.enum(['UBUNTU', 'DEBIAN', 'ROCKY', 'ALMALINUX', 'RHEL', 'OTHER']),
+      version: Text(64),
+      variant: Text(64).nullish(),
+      codename: Text(64).nullish(),
+    }),
     gpu: z.looseObject({ driver: Text(64), models: z.array(Text(64)).max(16) }).nullish(),
     softwareVersions: z
       .array(z.object({ name: Text(63), version: Text(255) }))
@@ -51,6 +59,19 @@ export const ImportImageInputSchema = z
       .nullish(),
     tags: ImageTagsSchema.nullish(),
     idempotencyKey: Text(255).nullish(),
+  })
+  // OTHER is what imagegraph reads when a provider names something else: an import says what it is.
+  .refine((input) => input.architecture !== 'OTHER', {
+    path: ['architecture'],
+    message: 'OTHER cannot be imported: name the architecture',
+  })
+  .refine((input) => input.os.distro !== 'OTHER', {
+    path: ['os', 'distro'],
+    message: 'OTHER cannot be imported: name the distribution',
+  })
+  .refine((input) => input.os.distro === 'OTHER' || DISTRO_FAMILY[input.os.distro] === input.os.family, {
+    path: ['os', 'family'],
+    message: 'does not match the distribution (UBUNTU and DEBIAN are DEBIAN; ROCKY, ALMALINUX and RHEL are REDHAT)',
   })
   .refine((input) => input.visibility === 'PUBLIC' || Boolean(input.organization), {
     path: ['organization'],

@@ -49,6 +49,7 @@ const OPERATIONS: Record<Operation, { read: boolean; deadline: 'call' | 'use' | 
   registerImageUse: { read: false, deadline: 'use' },
   writeImageData: { read: false, deadline: 'none' },
   importFromUri: { read: false, deadline: 'none' },
+  prepare: { read: false, deadline: 'none' },
 };
 
 /** Failures that say the provider is down or hanging: they open the circuit and may be retried. */
@@ -64,6 +65,7 @@ const isOutage = (error: Error) => error instanceof ProviderUnavailable || error
 export class ResilientProvider implements ImageProvider {
   readonly kind: ImageProvider['kind'];
   readonly importFromUri?: ImageProvider['importFromUri'];
+  readonly prepare?: ImageProvider['prepare'];
   private readonly policies: Map<Operation, IPolicy>;
 
   constructor(
@@ -94,6 +96,10 @@ export class ResilientProvider implements ImageProvider {
         read ? wrap(readRetry, breaker, deadlines[deadline]) : wrap(breaker, deadlines[deadline]),
       ]),
     );
+    if (inner.prepare) {
+      const prepare = inner.prepare.bind(inner);
+      this.prepare = () => this.call('prepare', prepare);
+    }
     if (inner.importFromUri) {
       const importFromUri = inner.importFromUri.bind(inner);
       this.importFromUri = (id, uri, signal) => this.call('importFromUri', () => importFromUri(id, uri, signal));

@@ -13,3 +13,13 @@ export class ProviderUnavailable extends Error {
 export class PageKeyNotFound extends Error {
   override name = 'PageKeyNotFound';
 }
+
+/** The image was deleted at the provider (by someone else) while an operation on it was under way. */
+export class ImageGone extends Error {
+  override name = 'ImageGone';
+}
+
+/** The provider would not take the image's bytes: it was deactivated, killed or otherwise closed to uploads. */
+export class UploadRefused extends Error {
+  override name = 'UploadRefused';
+}

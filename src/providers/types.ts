@@ -12,11 +12,12 @@
 
 export type ImageStatus = 'PENDING' | 'CREATING' | 'READY' | 'FAILED';
 export type Visibility = 'PUBLIC' | 'ORGANIZATION';
-export type Architecture = 'X86_64' | 'AARCH64';
+/** `OTHER`: the provider says something no member names (its raw value is in `properties`). */
+export type Architecture = 'X86_64' | 'AARCH64' | 'OTHER';
 export type Virtualization = 'VIRTUALIZED' | 'BAREMETAL' | 'ANY';
 export type OsKernel = 'LINUX';
-export type OsFamily = 'DEBIAN' | 'REDHAT';
-export type OsDistro = 'UBUNTU' | 'DEBIAN' | 'ROCKY' | 'ALMALINUX' | 'RHEL';
+export type OsFamily = 'DEBIAN' | 'REDHAT' | 'OTHER';
+export type OsDistro = 'UBUNTU' | 'DEBIAN' | 'ROCKY' | 'ALMALINUX' | 'RHEL' | 'OTHER';
 export type GpuVendor = 'NVIDIA' | 'AMD';
 export type SourceKind = 'IMPORT' | 'SNAPSHOT' | 'PLATFORM';
 
@@ -64,12 +65,23 @@ export interface ImageUse {
 export type DeleteOutcome =
   { result: 'deleted' } | { result: 'not-found' } | { result: 'in-use'; usedBy: ImageUse[] } | { result: 'protected' };
 
-/** An image as its provider stores it. `id` is the provider's own ID (e.g. the Glance UUID). */
+/** A provider property with no typed field of its own (Glance hw_*, img_*...). */
+export interface ProviderProperty {
+  name: string;
+  value: string;
+}
+
+/**
+ * An image as its provider stores it. `id` is the provider's own ID (e.g. the Glance UUID).
+ * Ownership: PUBLIC with no organization is the platform's, for everyone; ORGANIZATION with an
+ * organization is that organization's; ORGANIZATION with none is an image the provider holds that no
+ * organization owns (an operator's private Glance image), for platform admins only.
+ */
 export interface ImageRecord {
   id: string;
   name: string;
   description: string | null;
-  /** Owning organization; null for a PUBLIC (platform) image. */
+  /** Owning organization; null for a PUBLIC (platform) image, or an unassigned one. */
   organizationId: string | null;
   visibility: Visibility;
   status: ImageStatus;
@@ -85,6 +97,11 @@ export interface ImageRecord {
   /** User tags only; provenance and ownership are typed fields. */
   tags: Tag[];
   source: ImageSource;
+  /** Provider properties with no typed field, sorted by name; never imagegraph's reserved ones. */
+  properties: ProviderProperty[];
+  /** Minimum root disk (GiB) and memory (MiB) the provider asks for; null when unset. */
+  minDiskGiB: number | null;
+  minRamMiB: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -103,6 +120,8 @@ export interface RegionImage {
 export interface ImageScope {
   includePublic: boolean;
   organizationIds: readonly string[] | 'all';
+  /** Images no organization owns (platform admins only); a provider that has none ignores this. */
+  includeUnassigned?: boolean;
 }
 
 export interface ImageFilter {
@@ -160,7 +179,10 @@ export interface Idempotency {
 }
 
 /** Input for creating an image record; the provider assigns id, timestamps and (by default) PENDING. */
-export type NewImage = Omit<ImageRecord, 'id' | 'createdAt' | 'updatedAt' | 'status' | 'statusReason'> &
+export type NewImage = Omit<
+  ImageRecord,
+  'id' | 'createdAt' | 'updatedAt' | 'status' | 'statusReason' | 'properties' | 'minDiskGiB' | 'minRamMiB'
+> &
   Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'createdAt'>> & {
     /** Scoped to the owning organization (or the platform for PUBLIC images). */
     idempotency?: Idempotency;
@@ -220,6 +242,11 @@ export interface ImageProvider {
   ): Promise<boolean>;
   /** The uses of each image, in the order of `ids`. */
   listImageUses(ids: readonly string[]): Promise<ImageUse[][]>;
+  /**
+   * Brings what the provider holds up to what this version reads (Glance: standard properties on
+   * images written before them); run once at start-up, idempotent. Absent: nothing to do.
+   */
+  prepare?(): Promise<void>;
   /** Throws when the provider cannot serve requests; used by `/ready`. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;

@@ -2,14 +2,15 @@ import { Repeater } from 'graphql-yoga';
 import { isImageVisible } from '../access/image-visibility.js';
 import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
-import { ImageNotFoundError } from '../errors.js';
+import { ImageDeletedError, ImageNotFoundError } from '../errors.js';
 import type { ImageSnapshot } from '../image-watcher.js';
 import type { RegionImage } from '../providers/types.js';
 import { resolveImageRef } from './support/load-visible-image.js';
 
 /**
  * `imageChanged(id)`: the image now, then again on every change of status, status reason, size or
- * (visible) uses; completes after READY or FAILED, or when the image is deleted. Same visibility rules
+ * (visible) uses; completes after READY or FAILED. When the image is deleted, the last event is an
+ * IMAGE_NOT_FOUND error ("was deleted") before the stream completes. Same visibility rules
  * as `node(id)`; a caller over its stream cap gets SubscriptionLimitError. The image is read by the
  * shared watcher, once for all the streams that follow it. A Repeater rather than a generator: a client
  * that goes away ends the stream (and frees its place) at once, not at the image's next change.
@@ -27,7 +28,8 @@ export function imageChanged(ctx: Context, id: string): AsyncIterable<RegionImag
         if (next.done) return stop();
         if (!visible(ctx, next.value)) {
           if (seen === null) throw new ImageNotFoundError(id);
-          return stop();
+          // Deleted (or gone from the caller's sight) while followed: a last event says so.
+          throw new ImageDeletedError(id);
         }
         const now = fingerprint(ctx, next.value);
         if (now !== seen) {

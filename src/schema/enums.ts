@@ -48,6 +48,8 @@ export const DiskFormatEnum = describedEnum('DiskFormat', 'The format of the sto
 export const ArchitectureEnum = describedEnum('Architecture', 'The CPU architecture an image boots on.', {
   X86_64: '64-bit x86 (amd64).',
   AARCH64: '64-bit ARM (arm64).',
+  OTHER:
+    'Another architecture, or a value the provider holds that names none of the above (its raw value is in Image.properties).',
 });
 
 export const VirtualizationEnum = describedEnum('Virtualization', 'Where an image may run.', {
@@ -61,6 +63,7 @@ export const OsKernelEnum = describedEnum('OsKernel', 'Operating system kernel.'
 export const OsFamilyEnum = describedEnum('OsFamily', 'Operating system family.', {
   DEBIAN: 'Debian and derivatives (apt, dpkg).',
   REDHAT: 'Red Hat and derivatives (dnf, rpm).',
+  OTHER: 'Another family, or not known (the distribution is OTHER).',
 });
 
 export const OsDistroEnum = describedEnum('OsDistro', 'Operating system distribution.', {
@@ -69,6 +72,7 @@ export const OsDistroEnum = describedEnum('OsDistro', 'Operating system distribu
   ROCKY: 'Rocky Linux.',
   ALMALINUX: 'AlmaLinux.',
   RHEL: 'Red Hat Enterprise Linux.',
+  OTHER: 'Another distribution, or none recorded (a raw value is in Image.properties).',
 });
 
 export const GpuVendorEnum = describedEnum('GpuVendor', 'GPU vendor.', { NVIDIA: 'NVIDIA.', AMD: 'AMD.' });

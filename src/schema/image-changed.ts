@@ -11,7 +11,8 @@ builder.subscriptionType({
 builder.subscriptionField('imageChanged', (t) =>
   t.field({
     type: Image,
-    description: 'Emits the image now and on every change of status, size or usage; completes after READY, FAILED or deletion.',
+    description:
+      'Emits the image now and on every change of status, size or usage; completes after READY or FAILED. If the image is deleted, the last event is an IMAGE_NOT_FOUND error saying so, then the stream completes.',
     args: { id: t.arg.id({ required: true, description: "The image's global ID.", validate: ImageIdSchema }) },
     subscribe: (_root, { id }, ctx) => imageChanged(ctx, id),
     resolve: (image: RegionImage) => image,

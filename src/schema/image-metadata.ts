@@ -1,4 +1,4 @@
-import type { Gpu, ImageSource, OperatingSystem, SoftwareVersion, Tag } from '../providers/types.js';
+import type { Gpu, ImageSource, OperatingSystem, ProviderProperty, SoftwareVersion, Tag } from '../providers/types.js';
 import { builder } from './builder.js';
 import { GpuVendorEnum, ImageSourceKindEnum, OsDistroEnum, OsFamilyEnum, OsKernelEnum } from './enums.js';
 
@@ -19,6 +19,14 @@ export const OperatingSystemType = builder.objectRef<OperatingSystem>('Operating
     version: t.exposeString('version', { description: 'Version, e.g. 24.04.' }),
     variant: t.exposeString('variant', { nullable: true, description: 'Variant, e.g. server or minimal.' }),
     codename: t.exposeString('codename', { nullable: true, description: 'Release codename, e.g. noble.' }),
+  }),
+});
+
+export const PropertyType = builder.objectRef<ProviderProperty>('Property').implement({
+  description: 'A provider property with no typed field (Glance hw_*, img_*, min_disk, min_ram, ...).',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'The property name, as the provider spells it (e.g. hw_firmware_type).' }),
+    value: t.exposeString('value', { description: 'Its value, as the provider holds it.' }),
   }),
 });
 

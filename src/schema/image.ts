@@ -2,7 +2,15 @@ import type { RegionImage } from '../providers/types.js';
 import { visibleUses } from '../resolvers/support/visible-uses.js';
 import { builder } from './builder.js';
 import { ArchitectureEnum, DiskFormatEnum, ImageStatusEnum, ImageVisibilityEnum, VirtualizationEnum } from './enums.js';
-import { Checksum, GpuType, ImageSourceType, OperatingSystemType, SoftwareVersionType, TagType } from './image-metadata.js';
+import {
+  Checksum,
+  GpuType,
+  ImageSourceType,
+  OperatingSystemType,
+  PropertyType,
+  SoftwareVersionType,
+  TagType,
+} from './image-metadata.js';
 import { ImageUseType } from './image-use.js';
 import { NodeInterface } from './node.js';
 import { Organization } from './organization.js';
@@ -29,7 +37,8 @@ Image.implement({
     organization: t.field({
       type: Organization,
       nullable: true,
-      description: 'Owning organization; null for a public (platform) image.',
+      description:
+        "Owning organization; null for a PUBLIC (platform) image, and for an ORGANIZATION image no organization owns (an operator's private image at the provider, seen by platform admins only).",
       resolve: (i) => (i.record.organizationId ? { id: i.record.organizationId } : null),
     }),
     visibility: t.field({
@@ -88,5 +97,20 @@ Image.implement({
     }),
     createdAt: t.field({ type: 'DateTime', description: 'When the image was created.', resolve: (i) => i.record.createdAt }),
     updatedAt: t.field({ type: 'DateTime', description: 'When the image last changed.', resolve: (i) => i.record.updatedAt }),
+    properties: t.field({
+      type: [PropertyType],
+      description: "Provider properties with no typed field, read-only; never imagegraph's own reserved ones.",
+      resolve: (i) => i.record.properties,
+    }),
+    minDiskGiB: t.int({
+      nullable: true,
+      description: 'Minimum root disk the provider asks for, in GiB (Glance min_disk); null when unset.',
+      resolve: (i) => i.record.minDiskGiB,
+    }),
+    minRamMiB: t.int({
+      nullable: true,
+      description: 'Minimum memory the provider asks for, in MiB (Glance min_ram); null when unset.',
+      resolve: (i) => i.record.minRamMiB,
+    }),
   }),
 });

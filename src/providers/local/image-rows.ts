@@ -93,6 +93,10 @@ export function rowToImage(row: ImageRow, tags: Tag[]): ImageRecord {
     softwareVersions: JSON.parse(row.software_versions) as ImageRecord['softwareVersions'],
     tags,
     source: { kind: row.source_kind, uri: row.source_uri, createdBy: row.created_by },
+    // The local provider keeps no properties of its own beyond the typed fields.
+    properties: [],
+    minDiskGiB: null,
+    minRamMiB: null,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };

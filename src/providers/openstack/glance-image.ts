@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { RESERVED_PREFIX, RESERVED_PROPERTIES, reservedProperties } from '../reserved-properties.js';
+import { isReservedName, RESERVED_PREFIX, RESERVED_PROPERTIES, reservedProperties } from '../reserved-properties.js';
 import type { ImageRecord, ImageStatus, ImageUse, NewImage } from '../types.js';
+import { DISTRO_FAMILY } from '../os-distros.js';
+import { isTyped, readArchitecture, readDistro, STANDARD, standardProperties } from './standard-properties.js';
 
 /**
  * How an imagegraph image lives in Glance. Glance's own fields carry what it knows (name, status,
- * size, visibility, tags); everything else is a string property under the reserved `imagegraph.`
- * prefix, documented here and in the README, so the Glance CLI shows the same facts:
+ * size, visibility, tags, min_disk); the standard properties carry what Nova and the CLI read
+ * (architecture, os_distro, os_version, os_type: see standard-properties.ts); the rest is a string
+ * property under the reserved `imagegraph.` prefix, so the CLI shows the same facts:
  *
  * | property                              | value                                              |
  * |---------------------------------------|----------------------------------------------------|
@@ -13,8 +16,8 @@ import type { ImageRecord, ImageStatus, ImageUse, NewImage } from '../types.js';
  * | imagegraph.source_kind / .source_uri / .created_by | provenance                            |
  * | imagegraph.idempotency_key / .idempotency_fingerprint | the import's idempotency key          |
  * | imagegraph.description                | free text                                          |
- * | imagegraph.architecture / .virtualization | enum values                                    |
- * | imagegraph.os_kernel/_family/_distro/_version/_variant/_codename | the operating system    |
+ * | imagegraph.virtualization             | VIRTUALIZED (also when missing), BAREMETAL or ANY  |
+ * | imagegraph.os_variant / .os_codename  | the operating system's variant and codename        |
  * | imagegraph.gpu_vendor / .gpu_driver / .gpu_models | GPU (models as a JSON array)           |
  * | imagegraph.software_versions          | JSON array of { name, version }                    |
  * | imagegraph.sha256                     | sha256 counted while imagegraph uploaded the bytes |
@@ -22,18 +25,15 @@ import type { ImageRecord, ImageStatus, ImageUse, NewImage } from '../types.js';
  * | imagegraph.use.<hash>                 | one registered use, JSON { organization, kind, consumerId, createdAt } |
  * | imagegraph.protected_by_uses          | "true" while imagegraph set `protected` for uses   |
  *
- * User tags are Glance tags `name=value`.
+ * Images written before the standard properties carried imagegraph.architecture, .os_kernel,
+ * .os_family, .os_distro and .os_version (enum names) instead: they are read as a fallback, and
+ * `legacyUpgrade` moves them to the standard keys. User tags are Glance tags `name=value`.
  */
 export const P = {
   ...RESERVED_PROPERTIES,
   idempotencyFingerprint: `${RESERVED_PREFIX}idempotency_fingerprint`,
   description: `${RESERVED_PREFIX}description`,
-  architecture: `${RESERVED_PREFIX}architecture`,
   virtualization: `${RESERVED_PREFIX}virtualization`,
-  osKernel: `${RESERVED_PREFIX}os_kernel`,
-  osFamily: `${RESERVED_PREFIX}os_family`,
-  osDistro: `${RESERVED_PREFIX}os_distro`,
-  osVersion: `${RESERVED_PREFIX}os_version`,
   osVariant: `${RESERVED_PREFIX}os_variant`,
   osCodename: `${RESERVED_PREFIX}os_codename`,
   gpuVendor: `${RESERVED_PREFIX}gpu_vendor`,
@@ -46,6 +46,44 @@ export const P = {
   protectedByUses: `${RESERVED_PREFIX}protected_by_uses`,
 } as const;
 
+/** What images written before the standard properties used instead of them (enum names as values). */
+export const LEGACY = {
+  architecture: `${RESERVED_PREFIX}architecture`,
+  osKernel: `${RESERVED_PREFIX}os_kernel`,
+  osFamily: `${RESERVED_PREFIX}os_family`,
+  osDistro: `${RESERVED_PREFIX}os_distro`,
+  osVersion: `${RESERVED_PREFIX}os_version`,
+} as const;
+
+/** Glance's own fields: never shown as properties. */
+const GLANCE_FIELDS = new Set([
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'owner',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'protected',
+  'tags',
+  'created_at',
+  'updated_at',
+  'self',
+  'file',
+  'schema',
+  'disk_format',
+  'container_format',
+  'min_disk',
+  'min_ram',
+  'os_hidden',
+  'locations',
+  'direct_url',
+  'stores',
+]);
+
 /** A Glance v2 image as JSON: its own fields plus flat string properties. */
 export type GlanceImage = {
   id: string;
@@ -55,6 +93,8 @@ export type GlanceImage = {
   owner: string | null;
   size: number | null;
   protected: boolean;
+  min_disk?: number | null;
+  min_ram?: number | null;
   os_hash_algo: string | null;
   os_hash_value: string | null;
   tags: string[];
@@ -80,22 +120,39 @@ export function glanceStatus(image: GlanceImage): { status: ImageStatus; statusR
 }
 
 /**
- * The record of a Glance image, or null for one that is not imagegraph's to show: a private image
- * without an owning organization (made by other tools in the same project).
+ * Whose a Glance image is, in imagegraph's terms: the one rule every route uses (listings, node(id),
+ * imageChanged, mutations). Only images owned by the region's project belong to the region, whatever
+ * their Glance visibility: another project's image (public, community or shared with this one) is not
+ * the region's, and its imagegraph properties are not trusted to say whose it is. Of the project's:
+ * with imagegraph.organization, that organization's; without, public and community images are PUBLIC
+ * (the platform's) and private and shared ones belong to no organization (platform admins only).
  */
-export function toRecord(image: GlanceImage): ImageRecord | null {
-  const isPublic = image.visibility === 'public';
-  const organizationId = isPublic ? null : str(image, P.organization);
-  if (!isPublic && !organizationId) return null;
+export function ownership(image: GlanceImage, projectId: string): Pick<ImageRecord, 'organizationId' | 'visibility'> | null {
+  if (image.owner !== projectId) return null;
+  const organizationId = str(image, P.organization);
+  if (organizationId) return { organizationId, visibility: 'ORGANIZATION' };
+  return {
+    organizationId: null,
+    visibility: image.visibility === 'public' || image.visibility === 'community' ? 'PUBLIC' : 'ORGANIZATION',
+  };
+}
+
+/** The record of a Glance image, or null when it is not the region's (see `ownership`). */
+export function toRecord(image: GlanceImage, projectId: string): ImageRecord | null {
+  const owner = ownership(image, projectId);
+  if (!owner) return null;
   const { status, statusReason } = glanceStatus(image);
   const sha256 = str(image, P.sha256);
   const gpuVendor = str(image, P.gpuVendor);
+  const distro =
+    str(image, STANDARD.osDistro) !== null
+      ? readDistro(str(image, STANDARD.osDistro))
+      : legacyEnum(image, LEGACY.osDistro, readDistro(null));
   return {
     id: image.id,
     name: image.name ?? '',
     description: str(image, P.description),
-    organizationId,
-    visibility: isPublic ? 'PUBLIC' : 'ORGANIZATION',
+    ...owner,
     status,
     statusReason,
     diskFormat: 'RAW',
@@ -105,13 +162,16 @@ export function toRecord(image: GlanceImage): ImageRecord | null {
       : image.os_hash_algo && image.os_hash_value
         ? { algorithm: image.os_hash_algo, value: image.os_hash_value }
         : null,
-    architecture: (str(image, P.architecture) ?? 'X86_64') as ImageRecord['architecture'],
+    architecture:
+      str(image, STANDARD.architecture) !== null
+        ? readArchitecture(str(image, STANDARD.architecture))
+        : legacyEnum(image, LEGACY.architecture, readArchitecture(null)),
     virtualization: (str(image, P.virtualization) ?? 'VIRTUALIZED') as ImageRecord['virtualization'],
     os: {
-      kernel: (str(image, P.osKernel) ?? 'LINUX') as ImageRecord['os']['kernel'],
-      family: (str(image, P.osFamily) ?? 'DEBIAN') as ImageRecord['os']['family'],
-      distro: (str(image, P.osDistro) ?? 'DEBIAN') as ImageRecord['os']['distro'],
-      version: str(image, P.osVersion) ?? '',
+      kernel: 'LINUX',
+      family: DISTRO_FAMILY[distro],
+      distro,
+      version: str(image, STANDARD.osVersion) ?? str(image, LEGACY.osVersion) ?? '',
       variant: str(image, P.osVariant),
       codename: str(image, P.osCodename),
     },
@@ -132,24 +192,48 @@ export function toRecord(image: GlanceImage): ImageRecord | null {
       uri: str(image, P.sourceUri),
       createdBy: str(image, P.createdBy),
     },
+    properties: untypedProperties(image),
+    minDiskGiB: image.min_disk ? image.min_disk : null,
+    minRamMiB: image.min_ram ? image.min_ram : null,
     createdAt: new Date(image.created_at),
     updatedAt: new Date(image.updated_at),
   };
 }
 
-/** The body of `POST /v2/images` for a new image. */
+/** A legacy enum-name property, when it names a member of the typed field; else the field's reading of "missing". */
+function legacyEnum<T extends string>(image: GlanceImage, key: string, missing: T): T {
+  const value = str(image, key);
+  return value && value !== 'OTHER' ? (value as T) : missing;
+}
+
+/**
+ * The image's properties that no typed field says: everything but Glance's own fields, its internal
+ * `os_glance_*` ones, imagegraph's reserved ones, and standard properties whose value a typed field
+ * says in full (an architecture read as OTHER keeps its raw value here).
+ */
+function untypedProperties(image: GlanceImage): { name: string; value: string }[] {
+  return Object.entries(image)
+    .filter(
+      (entry): entry is [string, string] =>
+        typeof entry[1] === 'string' &&
+        !GLANCE_FIELDS.has(entry[0]) &&
+        !entry[0].startsWith('os_glance_') &&
+        !isReservedName(entry[0]) &&
+        !isTyped(entry[0], entry[1]),
+    )
+    .map(([name, value]) => ({ name, value }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The body of `POST /v2/images` for a new image: its standard properties and imagegraph's. */
 export function toGlanceCreate(image: NewImage, id: string): Record<string, unknown> {
   const key = image.idempotency?.key ?? null;
   const properties: Record<string, string | null> = {
     ...reservedProperties(image, key),
+    ...standardProperties(image),
     [P.idempotencyFingerprint]: image.idempotency?.fingerprint ?? null,
     [P.description]: image.description,
-    [P.architecture]: image.architecture,
     [P.virtualization]: image.virtualization,
-    [P.osKernel]: image.os.kernel,
-    [P.osFamily]: image.os.family,
-    [P.osDistro]: image.os.distro,
-    [P.osVersion]: image.os.version,
     [P.osVariant]: image.os.variant,
     [P.osCodename]: image.os.codename,
     [P.gpuVendor]: image.gpu?.vendor ?? null,
@@ -166,6 +250,26 @@ export function toGlanceCreate(image: NewImage, id: string): Record<string, unkn
     tags: image.tags.map((tag) => `${tag.name}=${tag.value}`),
     ...Object.fromEntries(Object.entries(properties).filter(([, value]) => value !== null && value !== '')),
   };
+}
+
+/**
+ * The JSON-patch that brings an image written before the standard properties up to date: the standard
+ * keys from its legacy ones, the legacy ones removed. Empty when there is nothing to do.
+ */
+export function legacyUpgrade(image: GlanceImage): { op: string; path: string; value?: string }[] {
+  if (str(image, LEGACY.osDistro) === null && str(image, LEGACY.architecture) === null) return [];
+  const architecture = legacyEnum(image, LEGACY.architecture, readArchitecture(null));
+  const distro =
+    str(image, STANDARD.osDistro) !== null
+      ? readDistro(str(image, STANDARD.osDistro))
+      : legacyEnum(image, LEGACY.osDistro, readDistro(null));
+  const version = str(image, STANDARD.osVersion) ?? str(image, LEGACY.osVersion) ?? '';
+  const wanted = standardProperties({ architecture, os: { distro, version } as NewImage['os'] });
+  const ops: { op: string; path: string; value?: string }[] = [];
+  for (const [key, value] of Object.entries(wanted))
+    if (image[key] === undefined) ops.push({ op: 'add', path: `/${key}`, value });
+  for (const key of Object.values(LEGACY)) if (image[key] !== undefined) ops.push({ op: 'remove', path: `/${key}` });
+  return ops;
 }
 
 /** The uses recorded on an image, oldest first. */

@@ -1,5 +1,6 @@
 import type { ImageFilter, ImageOrder, ImageRecord, ImageScope, ImageStatus, PageKey } from '../types.js';
 import { P } from './glance-image.js';
+import { matchesStandard, standardFilterParams } from './standard-properties.js';
 
 /**
  * Contract filters as Glance query parameters. What Glance cannot express exactly is pushed down as a
@@ -18,43 +19,58 @@ const GLANCE_STATUSES: Record<ImageStatus, string[]> = {
 
 export type Params = [string, string][];
 
+/** One Glance listing of a query: its parameters, and which of its images the scope keeps. */
+export interface Stream {
+  params: Params;
+  keep(image: ImageRecord): boolean;
+}
+
 /**
- * One Glance listing per part of the scope: public images, and each organization's (or all of them).
- * Only images of imagegraph's project are shown, public ones included: another project's public
- * images were not published through imagegraph, and regions on one Glance stay apart.
+ * One Glance listing per part of the scope, each over the region's project only (`owner`, with
+ * `visibility=all` so community images are listed too), merged in order by the provider. The parts
+ * are disjoint, so no image is listed twice: PUBLIC images come from the public and community
+ * listings, an organization's from the listing of its property, and "everything" (a platform admin's
+ * available images) from one listing of the whole project. What `ownership` says of each image decides
+ * whether its stream keeps it.
  */
-export function streams(scope: ImageScope, projectId: string): Params[] {
-  const result: Params[] = [];
-  if (scope.includePublic) {
-    result.push([
-      ['visibility', 'public'],
-      ['owner', projectId],
-    ]);
+export function streams(scope: ImageScope, projectId: string): Stream[] {
+  const own: Params = [['owner', projectId]];
+  if (scope.includePublic && scope.organizationIds === 'all' && scope.includeUnassigned) {
+    return [{ params: [...own, ['visibility', 'all']], keep: () => true }];
   }
-  const own: Params = [
-    ['visibility', 'private'],
-    ['owner', projectId],
-  ];
-  if (scope.organizationIds === 'all') result.push(own);
-  else for (const org of scope.organizationIds) result.push([...own, [P.organization, org]]);
+  const result: Stream[] = [];
+  if (scope.includePublic) {
+    const isPublic = (image: ImageRecord) => image.visibility === 'PUBLIC';
+    result.push({ params: [...own, ['visibility', 'public']], keep: isPublic });
+    result.push({ params: [...own, ['visibility', 'community']], keep: isPublic });
+  }
+  if (scope.organizationIds === 'all') {
+    result.push({
+      params: [...own, ['visibility', 'all']],
+      keep: (image) => image.organizationId !== null || (Boolean(scope.includeUnassigned) && image.visibility === 'ORGANIZATION'),
+    });
+  } else {
+    for (const org of scope.organizationIds) {
+      result.push({
+        params: [...own, ['visibility', 'all'], [P.organization, org]],
+        keep: (image) => image.organizationId === org,
+      });
+    }
+  }
   return result;
 }
 
+/** The filter's conditions Glance can answer exactly, as query parameters; `residual` checks them all again. */
 export function filterParams(filter: ImageFilter): Params {
   const params: Params = [];
   if (filter.statuses?.length) {
     params.push(['status', `in:${[...new Set(filter.statuses.flatMap((s) => GLANCE_STATUSES[s]))].join(',')}`]);
   }
   if (filter.names?.length) params.push(['name', `in:${filter.names.map((n) => `"${n.replace(/"/g, '')}"`).join(',')}`]);
-  const properties: [string, string | undefined][] = [
-    [P.architecture, filter.architecture],
-    [P.virtualization, filter.virtualization],
-    [P.osFamily, filter.osFamily],
-    [P.osDistro, filter.osDistro],
-    [P.osVersion, filter.osVersion],
-    [P.gpuVendor, filter.gpuVendor],
-  ];
-  for (const [key, value] of properties) if (value !== undefined) params.push([key, value]);
+  params.push(...standardFilterParams(filter));
+  // VIRTUALIZED is also what a missing property means: only the others can be asked for.
+  if (filter.virtualization && filter.virtualization !== 'VIRTUALIZED') params.push([P.virtualization, filter.virtualization]);
+  if (filter.gpuVendor) params.push([P.gpuVendor, filter.gpuVendor]);
   for (const tag of filter.tags ?? []) params.push(['tag', `${tag.name}=${tag.value}`]);
   return params;
 }
@@ -75,10 +91,16 @@ export function createdAtParam(filter: ImageFilter, order: ImageOrder, after?: P
   return filter.createdAfter ? [['created_at', `gt:${filter.createdAfter.toISOString()}`]] : [];
 }
 
-/** The exact filter, applied to each fetched page to finish what the pushed-down superset left. */
+/**
+ * The exact filter, applied to each fetched page to finish what the pushed-down superset left. It
+ * checks every condition on the record as read, so a listed image always matches its own fields.
+ */
 export function residual(filter: ImageFilter): (image: ImageRecord) => boolean {
   return (image) =>
     (!filter.statuses?.length || filter.statuses.includes(image.status)) &&
+    matchesStandard(filter, image) &&
+    (!filter.virtualization || image.virtualization === filter.virtualization) &&
+    (!filter.gpuVendor || image.gpu?.vendor === filter.gpuVendor) &&
     (!filter.names?.length || filter.names.includes(image.name)) &&
     (!filter.createdAfter || image.createdAt > filter.createdAfter) &&
     (!filter.createdBefore || image.createdAt < filter.createdBefore) &&

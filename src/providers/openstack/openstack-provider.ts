@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PageKeyNotFound } from '../errors.js';
+import { ImageGone, PageKeyNotFound, UploadRefused } from '../errors.js';
 import {
   type CreateOutcome,
   type DeleteOutcome,
@@ -12,7 +12,17 @@ import {
   type NewImage,
 } from '../types.js';
 import { GlanceClient, GlanceHttpError } from './glance-client.js';
-import { type GlanceImage, idempotentImageId, P, toGlanceCreate, toRecord, useProperty, usesOf } from './glance-image.js';
+import {
+  type GlanceImage,
+  idempotentImageId,
+  LEGACY,
+  legacyUpgrade,
+  P,
+  toGlanceCreate,
+  toRecord,
+  useProperty,
+  usesOf,
+} from './glance-image.js';
 import { createdAtParam, filterParams, type Params, residual, sortParam, streams, toQueryString } from './glance-query.js';
 import type { GlanceAuth } from './glance-auth.js';
 import { webDownload } from './glance-web-download.js';
@@ -24,6 +34,8 @@ export interface OpenStackProviderOptions {
   auth: GlanceAuth;
   /** proxy (default): imagegraph uploads the bytes; web-download: Glance fetches the URL itself. */
   importMethod?: 'proxy' | 'web-download';
+  /** How often an upload checks its image is still there. @default 2000 */
+  uploadWatchMs?: number;
 }
 
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
@@ -33,6 +45,11 @@ const MAX_REFILLS = 5;
 const MAX_KEY_GENERATIONS = 50;
 /** How long a use registration waits for an upload in progress to end (see registerImageUse). */
 const UPLOAD_WAIT_MS = 120_000;
+/** The values images written before the standard properties have under imagegraph.os_distro. */
+const LEGACY_DISTROS = ['UBUNTU', 'DEBIAN', 'ROCKY', 'ALMALINUX', 'RHEL'];
+const MAX_UPGRADE_ROUNDS = 1_000;
+/** How often an upload checks that its image is still there (see writeImageData). */
+const UPLOAD_WATCH_MS = 2_000;
 /** How long, and how often, to wait for Glance to finish with a broken upload (see writeImageData). */
 const SETTLE_TIMEOUT_MS = 5_000;
 const SETTLE_POLL_MS = 25;
@@ -68,11 +85,13 @@ export class OpenStackImageProvider implements ImageProvider {
     const sign = order.direction === 'ASC' ? 1 : -1;
     const before = (a: SortKey, b: SortKey) => sign * (compare(a.value, b.value) || compare(a.id, b.id)) < 0;
     const matches = residual(query.filter);
-    const keep = (image: ImageRecord) => matches(image) && (!after || before(after, keyOf(image, order)));
+    const project = await this.options.auth.projectId();
     const pages = await Promise.all(
-      streams(query.scope, await this.options.auth.projectId()).map((stream) =>
-        this.readStream([...stream, ...base], query, keep, before),
-      ),
+      streams(query.scope, project).map((stream) => {
+        const keep = (image: ImageRecord) =>
+          stream.keep(image) && matches(image) && (!after || before(after, keyOf(image, order)));
+        return this.readStream([...stream.params, ...base], project, query, keep, before);
+      }),
     );
     // A stream that stopped early vouches only for what sorts before its horizon: the page ends there.
     const complete = (image: ImageRecord) => pages.every((page) => !page.horizon || before(keyOf(image, order), page.horizon));
@@ -85,15 +104,41 @@ export class OpenStackImageProvider implements ImageProvider {
     return { images: merged.slice(0, query.first), hasNextPage: merged.length > query.first || cut };
   }
 
+  /**
+   * Moves images written before the standard properties (their OS and architecture only under
+   * imagegraph.*) to the standard keys, so that Glance can filter them like every other. Each legacy
+   * distribution value is listed until none is left; an image is patched once, so a second start
+   * costs one empty listing per value.
+   */
+  async prepare(): Promise<void> {
+    const project = await this.options.auth.projectId();
+    for (const value of LEGACY_DISTROS) {
+      for (let round = 0; round < MAX_UPGRADE_ROUNDS; round++) {
+        const params: Params = [
+          ['owner', project],
+          ['visibility', 'all'],
+          [LEGACY.osDistro, value],
+          ['limit', '200'],
+        ];
+        const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
+        if (body.images.length === 0) break;
+        for (const image of body.images) {
+          const ops = legacyUpgrade(image);
+          if (ops.length) await this.patchIfExists(image.id, ops);
+        }
+      }
+    }
+  }
+
   async countImages(): Promise<null> {
     return null;
   }
 
   async getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]> {
-    const found = await this.fetchImages(ids);
+    const [found, project] = await Promise.all([this.fetchImages(ids), this.options.auth.projectId()]);
     return ids.map((id) => {
       const image = found.get(id);
-      return image ? toRecord(image) : null;
+      return image ? toRecord(image, project) : null;
     });
   }
 
@@ -106,9 +151,10 @@ export class OpenStackImageProvider implements ImageProvider {
    */
   async createImage(image: NewImage): Promise<CreateOutcome> {
     const idempotency = image.idempotency;
+    const project = await this.options.auth.projectId();
     if (!idempotency) {
       const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, randomUUID()));
-      return { result: 'created', image: toRecord(created.body)! };
+      return { result: 'created', image: toRecord(created.body, project)! };
     }
     for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
       const existing = await this.findByIdempotencyKey(image.organizationId, idempotency.key);
@@ -117,10 +163,10 @@ export class OpenStackImageProvider implements ImageProvider {
           ? { result: 'existing', image: existing.image }
           : { result: 'conflict' };
       }
-      const id = idempotentImageId(await this.options.auth.projectId(), image.organizationId, idempotency.key, generation);
+      const id = idempotentImageId(project, image.organizationId, idempotency.key, generation);
       try {
         const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
-        return { result: 'created', image: toRecord(created.body)! };
+        return { result: 'created', image: toRecord(created.body, project)! };
       } catch (error) {
         if (!(error instanceof GlanceHttpError && error.status === 409)) throw error;
       }
@@ -130,14 +176,17 @@ export class OpenStackImageProvider implements ImageProvider {
 
   /** The live image carrying this key for this owner, found by its properties. */
   async findByIdempotencyKey(organizationId: string | null, key: string) {
+    const project = await this.options.auth.projectId();
     const params: Params = [
-      ['owner', await this.options.auth.projectId()],
+      ['owner', project],
       [P.idempotencyKey, key],
       ...(organizationId ? ([[P.organization, organizationId]] as Params) : ([['visibility', 'public']] as Params)),
     ];
     const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
-    const image = body.images.find((candidate) => toRecord(candidate) !== null);
-    return image ? { image: toRecord(image)!, fingerprint: String(image[P.idempotencyFingerprint] ?? '') } : null;
+    const found = body.images
+      .map((candidate) => ({ candidate, record: toRecord(candidate, project) }))
+      .find(({ record }) => record !== null && record.organizationId === organizationId);
+    return found ? { image: found.record!, fingerprint: String(found.candidate[P.idempotencyFingerprint] ?? '') } : null;
   }
 
   async updateImage(id: string, patch: ImagePatch): Promise<ImageRecord | null> {
@@ -146,11 +195,14 @@ export class OpenStackImageProvider implements ImageProvider {
     if (patch.status === 'FAILED')
       ops.push({ op: 'add', path: `/${P.failedReason}`, value: patch.statusReason ?? 'The import failed' });
     if (patch.checksum?.algorithm === 'sha256') ops.push({ op: 'add', path: `/${P.sha256}`, value: patch.checksum.value });
+    // Nova refuses a flavor whose root disk is smaller than min_disk: a raw image needs its whole size.
+    if (patch.status === 'READY' && patch.sizeBytes)
+      ops.push({ op: 'replace', path: '/min_disk', value: Math.ceil(patch.sizeBytes / 2 ** 30) });
     try {
       const image = ops.length
         ? (await this.glance.json<GlanceImage>('PATCH', `/v2/images/${id}`, ops, PATCH_TYPE)).body
         : (await this.fetchImages([id])).get(id);
-      return image ? toRecord(image) : null;
+      return image ? toRecord(image, await this.options.auth.projectId()) : null;
     } catch (error) {
       if (error instanceof GlanceHttpError && error.status === 404) return null;
       throw error;
@@ -164,6 +216,9 @@ export class OpenStackImageProvider implements ImageProvider {
    * when that is) is broken only once Glance has taken it up. Glance sees it from its first byte on.
    */
   async writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    // Glance answers an upload to an image deleted meanwhile (410) only once every byte is sent:
+    // watch the image instead, and stop at once when it is gone or closed to uploads.
+    const watchdog = this.watchUpload(id);
     const upload = { started: false };
     const takenUp = () => this.waitForStatus(id, (status) => status === 'saving');
     async function* watched(): AsyncGenerator<Uint8Array> {
@@ -177,7 +232,11 @@ export class OpenStackImageProvider implements ImageProvider {
         throw error;
       }
     }
-    const done = this.glance.upload(`/v2/images/${id}/file`, watched(), signal);
+    const done = this.glance.upload(
+      `/v2/images/${id}/file`,
+      watched(),
+      signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal,
+    );
     this.uploads.set(
       id,
       done.catch(() => undefined),
@@ -185,27 +244,53 @@ export class OpenStackImageProvider implements ImageProvider {
     try {
       await done;
     } catch (error) {
+      const stopped = watchdog.reason() ?? uploadRefusal(error);
+      if (stopped) throw stopped;
       if (upload.started) await this.waitForStatus(id, (status) => status !== 'saving');
       throw error;
     } finally {
+      watchdog.stop();
       this.uploads.delete(id);
     }
   }
 
+  /** Polls an image while bytes go to it; aborts when it is deleted, deactivated or killed at Glance. */
+  private watchUpload(id: string) {
+    const controller = new AbortController();
+    let reason: Error | null = null;
+    const timer = setInterval(() => {
+      void this.fetchImages([id]).then(
+        (found) => {
+          const image = found.get(id);
+          if (!image) reason = new ImageGone(`image ${id} was deleted at Glance during the upload`);
+          else if (image.status === 'deactivated' || image.status === 'killed') {
+            reason = new UploadRefused(`the image was ${image.status} at Glance during the upload`);
+          }
+          if (reason) controller.abort(reason);
+        },
+        () => undefined, // Glance did not answer: the upload itself will tell.
+      );
+    }, this.options.uploadWatchMs ?? UPLOAD_WATCH_MS);
+    return { signal: controller.signal, reason: () => reason, stop: () => clearInterval(timer) };
+  }
+
   async listUnfinishedImports(): Promise<ImageRecord[]> {
+    const project = await this.options.auth.projectId();
     const params: Params = [
-      ['owner', await this.options.auth.projectId()],
+      ['owner', project],
       ['status', 'queued'],
       [P.sourceKind, 'IMPORT'],
       ['limit', '1000'],
     ];
     const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
-    return body.images.map(toRecord).filter((image): image is ImageRecord => image !== null && image.status === 'PENDING');
+    return body.images
+      .map((image) => toRecord(image, project))
+      .filter((image): image is ImageRecord => image !== null && image.status === 'PENDING');
   }
 
   async deleteImage(id: string): Promise<DeleteOutcome> {
     const image = (await this.fetchImages([id])).get(id);
-    if (!image || !toRecord(image)) return { result: 'not-found' };
+    if (!image || !toRecord(image, await this.options.auth.projectId())) return { result: 'not-found' };
     const usedBy = usesOf(image);
     if (usedBy.length) return { result: 'in-use', usedBy };
     if (image.protected) return { result: 'protected' };
@@ -238,7 +323,7 @@ export class OpenStackImageProvider implements ImageProvider {
       await this.waitForStatus(id, (status) => status !== 'saving', UPLOAD_WAIT_MS);
       image = (await this.fetchImages([id])).get(id);
     }
-    if (!image || !toRecord(image)) return false;
+    if (!image || !toRecord(image, await this.options.auth.projectId())) return false;
     const property = useProperty(use.organizationId, use.kind, use.consumerId);
     if (image[property]) return true;
     const value = JSON.stringify({
@@ -259,7 +344,7 @@ export class OpenStackImageProvider implements ImageProvider {
     release: { kind: string; consumerId: string; organizationIds: readonly string[] | 'all' },
   ): Promise<boolean> {
     const image = (await this.fetchImages([id])).get(id);
-    if (!image || !toRecord(image)) return false;
+    if (!image || !toRecord(image, await this.options.auth.projectId())) return false;
     const uses = usesOf(image);
     const released = uses.filter(
       (use) =>
@@ -337,6 +422,7 @@ export class OpenStackImageProvider implements ImageProvider {
    */
   private async readStream(
     params: Params,
+    project: string,
     query: ImageQuery,
     keep: (image: ImageRecord) => boolean,
     before: (a: SortKey, b: SortKey) => boolean,
@@ -353,7 +439,7 @@ export class OpenStackImageProvider implements ImageProvider {
       ];
       const images = await this.listPage(page);
       for (const image of images) {
-        const record = toRecord(image);
+        const record = toRecord(image, project);
         if (record && keep(record)) records.push(record);
       }
       if (images.length < Math.max(wanted, 20)) return { records, horizon: null };
@@ -377,6 +463,14 @@ export class OpenStackImageProvider implements ImageProvider {
       throw error;
     }
   }
+}
+
+/** What Glance's refusal of an upload means at this boundary: gone (404, 410) or closed to uploads (403, 409). */
+function uploadRefusal(error: unknown): Error | null {
+  if (!(error instanceof GlanceHttpError)) return null;
+  if (error.status === 404 || error.status === 410) return new ImageGone(error.message);
+  if (error.status === 403 || error.status === 409) return new UploadRefused(error.message);
+  return null;
 }
 
 interface SortKey {
