@@ -15,6 +15,7 @@ const UNIT = [
   'test/imports/formats/**/*.test.ts',
   'test/imports/guarded-fetch.test.ts',
   'test/imports/peek-image.test.ts',
+  'test/imports/conversion/conversion-units.test.ts',
   'test/plugins/error-masking.test.ts',
   'test/plugins/use-query-limits.test.ts',
   'test/plugins/use-request-body.test.ts',

@@ -134,6 +134,18 @@ const ImportsConfigSchema = z.strictObject({
     .positive()
     .default(64 * 2 ** 30),
   maxConcurrent: z.number().int().positive().default(2),
+  /** Largest guest disk a converted or decompressed image may have; default: maxSizeBytes. */
+  maxVirtualSizeBytes: z.number().int().positive().optional(),
+  /** Where downloads wait for conversion (a private directory is made inside): needs room for maxConcurrent images. */
+  scratchDir: z.string().min(1).optional(),
+  /** A conversion (qemu-img or a decompressor) is killed after this long. */
+  conversionTimeoutSeconds: z.number().int().positive().default(1_800),
+  /** Address space a conversion tool may use (prlimit --as); qemu-img needs about 64 MiB. */
+  conversionMemoryBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(2 ** 30),
 });
 
 const RateLimitConfigSchema = z.strictObject({

@@ -3,6 +3,7 @@
  * `src/schema/errors.ts` maps them to the wire once (union members for mutations, an
  * `extensions.code` for queries). Anything that is not a DomainError is masked and logged.
  */
+import type { ImageSafetyProblem } from './imports/formats/inspection.js';
 import type { DetectedFormat } from './imports/formats/types.js';
 import type { ImageUse, RegionImage } from './providers/types.js';
 
@@ -20,6 +21,7 @@ export const ERROR_CODES = [
   'IMAGE_NOT_OWNED',
   'IMAGE_PROTECTED',
   'QUOTA_EXCEEDED',
+  'UNSAFE_IMAGE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -131,7 +133,19 @@ export class UnsupportedImageFormatError extends DomainError {
     readonly detectedFormat: DetectedFormat,
     readonly hint: string,
   ) {
-    super(`Only raw bootable disk images can be imported; this one is ${detectedFormat}. ${hint}`);
+    super(`${detectedFormat === 'UNKNOWN' ? 'This file' : `This ${detectedFormat} file`} cannot be imported. ${hint}`);
+  }
+}
+
+/** Converting the image could read the server's own files, or would be unreasonably large: nothing was stored. */
+export class UnsafeImageError extends DomainError {
+  readonly code = 'UNSAFE_IMAGE';
+  constructor(
+    readonly detectedFormat: DetectedFormat,
+    readonly problem: ImageSafetyProblem,
+    detail: string,
+  ) {
+    super(`This ${detectedFormat} image is not safe to convert: ${detail}`);
   }
 }
 

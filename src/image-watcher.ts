@@ -1,15 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SubscriptionLimitError } from './errors.js';
 import type { ImageEvents } from './image-events.js';
+import type { ImportProgress } from './imports/import-progress.js';
 import type { ImageProvider, ImageRecord, ImageUse } from './providers/types.js';
 
-/** An image as its provider shows it now, with its uses; null once it is gone. */
-export type ImageSnapshot = { record: ImageRecord; uses: ImageUse[] } | null;
+/** An image as its provider shows it now, with its uses and its import's progress; null once it is gone. */
+export type ImageSnapshot = { record: ImageRecord; uses: ImageUse[]; progress: ImportProgress | null } | null;
 
 export interface ImageWatcherOptions {
   /** Where images are read: a region's provider. */
   providers: { get(region: string): ImageProvider };
   events: ImageEvents;
+  /** The latest progress of a running import (progress events carry it; the provider does not hold it). */
+  progress: (region: string, id: string) => ImportProgress | null;
   /** How often a watched image is read again without an event (other replicas change images too). @default 2000 */
   pollMs?: number;
   /** Streams one subject may hold open at once. */
@@ -116,16 +119,25 @@ export class ImageWatcher {
 
   private async loop(region: string, id: string, watch: Watch): Promise<void> {
     const provider = this.options.providers.get(region);
-    const unsubscribe = this.options.events.subscribe(region, id, () => watch.wake.abort());
+    // Progress events need no provider read: only the progress changed.
+    let stale = true;
+    const unsubscribe = this.options.events.subscribe(region, id, (event) => {
+      if (event.kind !== 'progress') stale = true;
+      watch.wake.abort();
+    });
     let seen: string | null = null;
     try {
       while (!watch.stop.signal.aborted) {
         let snapshot: ImageSnapshot | undefined;
-        try {
-          snapshot = await read(provider, id);
-        } catch {
-          // The provider is unavailable for now: the streams keep their last snapshot and the loop retries.
-        }
+        const progress = this.options.progress(region, id);
+        if (stale || !watch.snapshot) {
+          try {
+            stale = false;
+            snapshot = await read(provider, id, progress);
+          } catch {
+            // The provider is unavailable for now: the streams keep their last snapshot and the loop retries.
+          }
+        } else snapshot = { ...watch.snapshot, progress };
         if (snapshot !== undefined) {
           const fingerprint = JSON.stringify(snapshot);
           if (fingerprint !== seen) {
@@ -138,6 +150,7 @@ export class ImageWatcher {
         }
         const signal = AbortSignal.any([watch.wake.signal, watch.stop.signal]);
         await sleep(this.pollMs, undefined, { signal }).catch(() => undefined);
+        if (!watch.wake.signal.aborted) stale = true; // the poll: other replicas change images too
         watch.wake = new AbortController();
       }
     } finally {
@@ -148,9 +161,9 @@ export class ImageWatcher {
   }
 }
 
-async function read(provider: ImageProvider, id: string): Promise<ImageSnapshot> {
+async function read(provider: ImageProvider, id: string, progress: ImportProgress | null): Promise<ImageSnapshot> {
   const [[record], [uses]] = await Promise.all([provider.getImages([id]), provider.listImageUses([id])]);
-  return record ? { record, uses: uses ?? [] } : null;
+  return record ? { record, uses: uses ?? [], progress } : null;
 }
 
 function newWatch(): Watch {

@@ -4,7 +4,12 @@ import { createAuthenticator } from './auth/create-authenticator.js';
 import type { Config } from './config.js';
 import { ImageEvents } from './image-events.js';
 import { ImageWatcher } from './image-watcher.js';
+import { ConversionTools } from './imports/conversion/conversion-tools.js';
+import { ScratchSpace } from './imports/conversion/scratch-space.js';
 import { GuardedFetcher } from './imports/guarded-fetch.js';
+import { ImportLimits } from './imports/import-limits.js';
+import { ImportPipeline } from './imports/import-pipeline.js';
+import { ProgressBoard } from './imports/import-progress.js';
 import { ImportRunner } from './imports/import-runner.js';
 import { RequestRateLimiter } from './limits/request-rate-limiter.js';
 import type { Logger } from './logger.js';
@@ -30,11 +35,11 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** What imports need: the guarded client, the background runner and the size limit. */
+/** What imports need: the pipeline (peek, rules, conversion, storage), the background runner, and what running imports report. */
 export interface Imports {
-  fetcher: GuardedFetcher;
+  pipeline: ImportPipeline;
   runner: ImportRunner;
-  maxSizeBytes: number;
+  progress: ProgressBoard;
 }
 
 const PREPARE_RETRY_MS = 30_000;
@@ -57,19 +62,36 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const providers = new ProviderRegistry(config, { logger, metrics });
   const events = new ImageEvents();
   const fetcher = new GuardedFetcher({ allowedHosts: config.imports.allowedHosts, allowHttp: config.imports.allowHttp });
-  const runner = new ImportRunner({
+  const scratch = new ScratchSpace(config.imports.scratchDir);
+  const pipeline = new ImportPipeline({
     providers,
     fetcher,
-    events,
-    logger: logger.child({ component: 'imports' }),
-    maxConcurrent: config.imports.maxConcurrent,
-    maxSizeBytes: config.imports.maxSizeBytes,
-    perOwner: limits.importsPerOrganization,
+    limits: new ImportLimits(config.imports.maxSizeBytes, config.imports.maxVirtualSizeBytes ?? config.imports.maxSizeBytes),
+    tools: new ConversionTools(),
+    scratch,
+    conversion: {
+      timeoutMs: config.imports.conversionTimeoutSeconds * 1000,
+      memoryBytes: config.imports.conversionMemoryBytes,
+    },
     deadlineMs: limits.importDeadlineSeconds * 1000,
     minBytesPerSecond: limits.importMinBytesPerSecond,
     throughputWindowMs: limits.importThroughputWindowSeconds * 1000,
   });
-  const watcher = new ImageWatcher({ providers, events, maxPerSubject: limits.maxSubscriptionsPerSubject });
+  const runner = new ImportRunner({
+    providers,
+    pipeline,
+    events,
+    logger: logger.child({ component: 'imports' }),
+    maxConcurrent: config.imports.maxConcurrent,
+    perOwner: limits.importsPerOrganization,
+  });
+  const progress = new ProgressBoard(events);
+  const watcher = new ImageWatcher({
+    providers,
+    events,
+    progress: (region, id) => progress.of(region, id),
+    maxPerSubject: limits.maxSubscriptionsPerSubject,
+  });
   return {
     config,
     logger,
@@ -78,7 +100,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     rateLimiter: new RequestRateLimiter(limits.rateLimit),
     accessPolicy: new RegionAccessPolicy(config.regions),
     providers,
-    imports: { fetcher, runner, maxSizeBytes: config.imports.maxSizeBytes },
+    imports: { pipeline, runner, progress },
     events,
     watcher,
     start: async () => {
@@ -89,6 +111,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       watcher.close();
       await runner.close();
       await fetcher.close();
+      await scratch.close();
       await providers.close();
     },
   };

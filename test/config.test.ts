@@ -112,7 +112,14 @@ describe('loadConfig with a YAML file', () => {
       circuitBreakerFailures: 5,
       circuitBreakerResetMs: 5_000,
     });
-    expect(config.imports).toEqual({ allowedHosts: [], allowHttp: true, maxSizeBytes: 64 * 2 ** 30, maxConcurrent: 2 });
+    expect(config.imports).toEqual({
+      allowedHosts: [],
+      allowHttp: true,
+      maxSizeBytes: 64 * 2 ** 30,
+      maxConcurrent: 2,
+      conversionTimeoutSeconds: 1800,
+      conversionMemoryBytes: 2 ** 30,
+    });
     expect(config.logLevel).toBe('info');
   });
 

@@ -30,7 +30,13 @@ beforeEach(() => {
   provider = new LocalImageProvider(dir);
   reads = 0;
   events = new ImageEvents();
-  watcher = new ImageWatcher({ providers: { get: () => counted(provider) }, events, pollMs: 100, maxPerSubject: 3 });
+  watcher = new ImageWatcher({
+    providers: { get: () => counted(provider) },
+    events,
+    progress: () => null,
+    pollMs: 100,
+    maxPerSubject: 3,
+  });
 });
 afterEach(async () => {
   watcher.close();

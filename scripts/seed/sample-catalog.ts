@@ -53,7 +53,7 @@ export function sampleCatalog(organizations: readonly string[], now = Date.now()
         },
         gpu: null,
         tags: [{ name: 'channel', value: 'stable' }],
-        source: { kind: 'PLATFORM', uri: null, createdBy: 'seed' },
+        source: { kind: 'PLATFORM', uri: null, createdBy: 'seed', format: null },
       });
     }
   }
@@ -74,7 +74,7 @@ export function sampleCatalog(organizations: readonly string[], now = Date.now()
     },
     gpu: { vendor: 'NVIDIA', driver: '550.127', models: ['H100', 'L40S'] },
     tags: [{ name: 'channel', value: 'stable' }],
-    source: { kind: 'PLATFORM', uri: null, createdBy: 'seed' },
+    source: { kind: 'PLATFORM', uri: null, createdBy: 'seed', format: null },
   });
   for (const organization of organizations) {
     for (const [index, role] of ['web', 'db', 'ci-runner'].entries()) {
@@ -91,7 +91,12 @@ export function sampleCatalog(organizations: readonly string[], now = Date.now()
           { name: 'team', value: role },
           { name: 'env', value: index === 2 ? 'ci' : 'prod' },
         ],
-        source: { kind: 'IMPORT', uri: `https://images.example.com/${organization}/${role}.raw`, createdBy: 'seed' },
+        source: {
+          kind: 'IMPORT',
+          uri: `https://images.example.com/${organization}/${role}.raw`,
+          createdBy: 'seed',
+          format: null,
+        },
       });
     }
   }

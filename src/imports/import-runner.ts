@@ -4,35 +4,26 @@ import type { Logger } from '../logger.js';
 import type { ProviderRegistry } from '../provider-access/provider-registry.js';
 import { ImageGone, UploadRefused } from '../providers/errors.js';
 import type { ImagePatch } from '../providers/types.js';
-import { DownloadBudget } from './download-budget.js';
-import { type GuardedFetcher, toFetchError } from './guarded-fetch.js';
-import { remoteSize } from './peek-image.js';
-import { type StreamedImage, verifiedImageStream } from './verified-image-stream.js';
+import { ConversionError } from './conversion/limited-process.js';
+import type { ImportPipeline, PipelineJob } from './import-pipeline.js';
+import { ProgressReporter } from './import-progress.js';
 
 export interface ImportRunnerOptions {
   /** The same counted, guarded providers requests use. */
   providers: ProviderRegistry;
-  fetcher: GuardedFetcher;
+  /** What each import does with its bytes. */
+  pipeline: ImportPipeline;
   events: ImageEvents;
   logger: Logger;
-  /** Downloads running at once, over all regions; the rest wait PENDING. */
+  /** Imports running at once, over all regions; the rest wait PENDING. */
   maxConcurrent: number;
-  maxSizeBytes: number;
   /** Imports of one owner queued or running at once (limits.importsPerOrganization). */
   perOwner: number;
-  /** A whole download must finish within this. */
-  deadlineMs: number;
-  /** Minimum pace of a download, averaged over every `throughputWindowMs`. */
-  minBytesPerSecond: number;
-  throughputWindowMs: number;
 }
 
 const RESUME_RETRY_MS = 30_000;
 
-export interface ImportJob {
-  region: string;
-  id: string;
-  uri: string;
+export interface ImportJob extends PipelineJob {
   /** The organization that owns the image; null for a PUBLIC (platform) image. */
   owner: string | null;
 }
@@ -46,9 +37,9 @@ export interface ImportReservation {
 }
 
 /**
- * Runs accepted imports in the background: downloads each image through the guarded client into
- * its provider, verifying it on the way, then marks it READY, or FAILED with a reason a person
- * understands. Interrupted imports are picked up again by `resumeInterrupted` at start-up.
+ * Runs accepted imports in the background, a few at a time and fairly between owners: each goes
+ * through the import pipeline into its provider, then is marked READY, or FAILED with a reason a
+ * person understands. Interrupted imports are picked up again by `resumeInterrupted` at start-up.
  */
 export class ImportRunner {
   private readonly queue: ImportJob[] = [];
@@ -115,7 +106,13 @@ export class ImportRunner {
         this.options.logger.info({ region, imageId: image.id }, 'resuming interrupted import');
         // Accepted before the restart: it keeps its place even when the owner's quota is full now.
         this.hold(image.organizationId ?? '', 1);
-        this.queue.push({ region, id: image.id, uri: image.source.uri, owner: image.organizationId });
+        this.queue.push({
+          region,
+          id: image.id,
+          uri: image.source.uri,
+          sourceFormat: image.source.format,
+          owner: image.organizationId,
+        });
         this.pump();
       }
     } catch (error) {
@@ -181,22 +178,18 @@ export class ImportRunner {
   private async run(job: ImportJob, signal: AbortSignal): Promise<void> {
     const { region, id } = job;
     const log = this.options.logger.child({ region, imageId: id });
+    const progress = new ProgressReporter((now) => this.options.events.publish({ region, id, kind: 'progress', progress: now }));
     try {
       if (!(await this.update(region, id, { status: 'CREATING' }))) return; // deleted meanwhile
-      const provider = this.options.providers.get(region);
-      const stored = provider.importFromUri
-        ? // Glance moves the bytes, unseen by imagegraph: only the deadline applies.
-          await this.withinBudget(job.uri, signal, { paced: false }, (budgeted) => provider.importFromUri!(id, job.uri, budgeted))
-        : await this.download(job, signal).then((result) => ({
-            sizeBytes: result.sizeBytes,
-            checksum: { algorithm: 'sha256', value: result.sha256 },
-          }));
+      const stored = await this.options.pipeline.run(job, signal, progress);
+      progress.end();
       if (!(await this.update(region, id, { status: 'READY', ...stored }))) {
         log.info('import finished, but the image was deleted meanwhile');
         return;
       }
-      log.info({ sizeBytes: stored.sizeBytes }, 'import finished');
+      log.info({ sizeBytes: stored.sizeBytes, sourceFormat: job.sourceFormat }, 'import finished');
     } catch (error) {
+      progress.end();
       if (signal.aborted) {
         // Cancelled for a delete (nothing to mark) or stopped for shutdown (left PENDING to resume).
         if (this.stopping) await this.update(region, id, { status: 'PENDING' }).catch(() => undefined);
@@ -208,54 +201,11 @@ export class ImportRunner {
         this.options.events.publish({ region, id, kind: 'deleted' });
         return;
       }
-      if (!(error instanceof DomainError) && !(error instanceof UploadRefused))
-        log.error({ err: error }, 'import failed unexpectedly');
+      if (!isExplained(error)) log.error({ err: error }, 'import failed unexpectedly');
+      else log.info({ reason: failureReason(error) }, 'import failed');
       await this.update(region, id, { status: 'FAILED', statusReason: failureReason(error) }).catch((updateError: unknown) =>
         log.error({ err: updateError }, 'could not mark the import FAILED'),
       );
-    }
-  }
-
-  private download({ region, id, uri }: ImportJob, signal: AbortSignal): Promise<StreamedImage> {
-    return this.withinBudget(uri, signal, { paced: true }, async (budgeted, budget) => {
-      const response = await this.options.fetcher.open(uri, { signal: budgeted });
-      const { maxSizeBytes } = this.options;
-      const size = remoteSize(response.status, response.headers);
-      if (size !== null && size > maxSizeBytes) {
-        response.discard();
-        throw new ImageFetchError(uri, 'TOO_LARGE', `The image is ${size} bytes, over this server's limit of ${maxSizeBytes}`);
-      }
-      const result: Partial<StreamedImage> = {};
-      const body = mapBodyErrors(uri, counted(response.body, budget));
-      await this.options.providers
-        .get(region)!
-        .writeImageData(id, verifiedImageStream(body, { uri, maxSizeBytes, result }), budgeted);
-      return result as StreamedImage;
-    });
-  }
-
-  /**
-   * Runs a transfer under the import deadline and minimum pace; when either stops it, the failure
-   * says which (the job's own cancellation stays a cancellation).
-   */
-  private async withinBudget<T>(
-    uri: string,
-    signal: AbortSignal,
-    { paced }: { paced: boolean },
-    transfer: (budgeted: AbortSignal, budget: DownloadBudget) => Promise<T>,
-  ) {
-    const budget = new DownloadBudget({
-      uri,
-      deadlineMs: this.options.deadlineMs,
-      minBytesPerSecond: paced ? this.options.minBytesPerSecond : 0,
-      windowMs: this.options.throughputWindowMs,
-    });
-    try {
-      return await transfer(AbortSignal.any([signal, budget.signal]), budget);
-    } catch (error) {
-      throw (!signal.aborted && budget.failure()) || error;
-    } finally {
-      budget.dispose();
     }
   }
 
@@ -266,28 +216,16 @@ export class ImportRunner {
   }
 }
 
-/** Counts the bytes of a body against its download budget. */
-async function* counted(body: AsyncIterable<Uint8Array>, budget: DownloadBudget): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body) {
-    budget.count(chunk.length);
-    yield chunk;
-  }
-}
-
-/** Errors of the body (a reset, a stall) become fetch errors like those of the request. */
-async function* mapBodyErrors(uri: string, body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    yield* body;
-  } catch (error) {
-    throw toFetchError(uri, error);
-  }
-}
+/** A failure whose message says what happened: the image's statusReason, no stack trace in the log. */
+const isExplained = (error: unknown) =>
+  error instanceof DomainError || error instanceof UploadRefused || error instanceof ConversionError;
 
 function failureReason(error: unknown): string {
   if (error instanceof ImageFetchError) {
     return `Downloading the image failed: ${error.message}`;
   }
   if (error instanceof UploadRefused) return `The provider refused the image's bytes: ${error.message}`;
+  if (error instanceof ConversionError) return `Converting the image failed: ${error.message}`;
   if (error instanceof DomainError) return error.message;
   return "Storing the image failed because of an internal error; the operator's log has the details";
 }

@@ -31,6 +31,8 @@ export interface ImportImageInput {
   softwareVersions?: Maybe<{ name: string; version: string }[]>;
   tags?: Maybe<TagInput[]>;
   idempotencyKey?: Maybe<string>;
+  /** Convert a disk format or compressed raw disk to raw while importing (default true). */
+  convert?: Maybe<boolean>;
 }
 
 const Text = (max: number) => z.string().min(1).max(max);

@@ -48,6 +48,7 @@ const OPERATIONS: Record<Operation, { read: boolean; deadline: 'call' | 'use' | 
   releaseImageUse: { read: false, deadline: 'call' },
   registerImageUse: { read: false, deadline: 'use' },
   writeImageData: { read: false, deadline: 'none' },
+  readImageData: { read: true, deadline: 'call' },
   importFromUri: { read: false, deadline: 'none' },
   prepare: { read: false, deadline: 'none' },
 };
@@ -116,6 +117,8 @@ export class ResilientProvider implements ImageProvider {
   updateImage: ImageProvider['updateImage'] = (id, patch) => this.call('updateImage', () => this.inner.updateImage(id, patch));
   writeImageData: ImageProvider['writeImageData'] = (id, data, signal) =>
     this.call('writeImageData', () => this.inner.writeImageData(id, data, signal));
+  readImageData: ImageProvider['readImageData'] = (id, start, end) =>
+    this.call('readImageData', () => this.inner.readImageData(id, start, end));
   listUnfinishedImports: ImageProvider['listUnfinishedImports'] = () =>
     this.call('listUnfinishedImports', () => this.inner.listUnfinishedImports());
   deleteImage: ImageProvider['deleteImage'] = (id) => this.call('deleteImage', () => this.inner.deleteImage(id));

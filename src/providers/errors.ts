@@ -23,3 +23,14 @@ export class ImageGone extends Error {
 export class UploadRefused extends Error {
   override name = 'UploadRefused';
 }
+
+/** The provider fetched a remote image itself (Glance web-download) and could not: it refused the URL, or the download failed. */
+export class RemoteFetchFailed extends Error {
+  override name = 'RemoteFetchFailed';
+  constructor(
+    readonly refusedUrl: boolean,
+    message: string,
+  ) {
+    super(message);
+  }
+}

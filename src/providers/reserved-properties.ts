@@ -1,4 +1,4 @@
-import type { ImageRecord } from './types.js';
+import { type ImageRecord, SOURCE_FORMATS, type SourceFormat } from './types.js';
 
 /**
  * Provenance and ownership are typed fields, and providers also record them as properties under
@@ -13,6 +13,7 @@ export const RESERVED_PROPERTIES = {
   sourceKind: `${RESERVED_PREFIX}source_kind`,
   sourceUri: `${RESERVED_PREFIX}source_uri`,
   createdBy: `${RESERVED_PREFIX}created_by`,
+  sourceFormat: `${RESERVED_PREFIX}source_format`,
   idempotencyKey: `${RESERVED_PREFIX}idempotency_key`,
 } as const;
 
@@ -31,7 +32,13 @@ export function reservedProperties(
     [RESERVED_PROPERTIES.sourceKind, image.source.kind],
     [RESERVED_PROPERTIES.sourceUri, image.source.uri],
     [RESERVED_PROPERTIES.createdBy, image.source.createdBy],
+    [RESERVED_PROPERTIES.sourceFormat, image.source.format],
     [RESERVED_PROPERTIES.idempotencyKey, idempotencyKey],
   ];
   return Object.fromEntries(entries.filter((entry): entry is [string, string] => entry[1] !== null));
+}
+
+/** A stored source format, or null for none or a value this version does not know (an operator's edit). */
+export function readSourceFormat(value: string | null): SourceFormat | null {
+  return SOURCE_FORMATS.find((format) => format === value) ?? null;
 }

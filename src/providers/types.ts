@@ -20,6 +20,9 @@ export type OsFamily = 'DEBIAN' | 'REDHAT' | 'OTHER';
 export type OsDistro = 'UBUNTU' | 'DEBIAN' | 'ROCKY' | 'ALMALINUX' | 'RHEL' | 'OTHER';
 export type GpuVendor = 'NVIDIA' | 'AMD';
 export type SourceKind = 'IMPORT' | 'SNAPSHOT' | 'PLATFORM';
+/** The formats an import converts to raw (members of the contract's DetectedFormat). */
+export const SOURCE_FORMATS = ['QCOW2', 'QED', 'VMDK', 'VHD', 'VHDX', 'VDI', 'GZIP', 'XZ', 'ZSTD', 'BZIP2'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
 
 export interface OperatingSystem {
   kernel: OsKernel;
@@ -50,6 +53,8 @@ export interface ImageSource {
   kind: SourceKind;
   uri: string | null;
   createdBy: string | null;
+  /** What an import fetched when it converted it to raw; null when it fetched a raw disk. */
+  format: SourceFormat | null;
 }
 
 /** A registered use of an image by a consumer (a server, a cluster...). */
@@ -192,11 +197,14 @@ export type NewImage = Omit<
 export type ImagePatch = Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'sizeBytes' | 'checksum'>>;
 
 /**
- * What creating an image came to: a new image, the image an earlier call with the same idempotency key
- * and fingerprint created (a retry), or a conflict (the key was used with another fingerprint).
+ * What creating an image came to: a new image; the image an earlier call with the same idempotency key
+ * created, with the fingerprint it was created with (whether that makes this call a retry is the
+ * caller's decision); or a key that can no longer be used (Glance: every id it may take is gone).
  */
 export type CreateOutcome =
-  { result: 'created'; image: ImageRecord } | { result: 'existing'; image: ImageRecord } | { result: 'conflict' };
+  | { result: 'created'; image: ImageRecord }
+  | { result: 'existing'; image: ImageRecord; fingerprint: string }
+  | { result: 'key-unusable' };
 
 export interface ImageProvider {
   readonly kind: 'LOCAL' | 'OPENSTACK';
@@ -207,8 +215,8 @@ export interface ImageProvider {
   /** The images with these ids, in the same order; null for an id that does not exist. */
   getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]>;
   /**
-   * Creates an image record. With `idempotency`, atomically answers the existing image when the key
-   * was used before with the same fingerprint, and a conflict when with another.
+   * Creates an image record. With `idempotency`, atomically answers the image created earlier with the
+   * same key instead (two concurrent calls create one image).
    */
   createImage(image: NewImage): Promise<CreateOutcome>;
   /** The image created with this idempotency key by this owner (null: the platform), if any. */
@@ -220,9 +228,12 @@ export interface ImageProvider {
    * remains. The caller verifies the bytes on the way and sets the status.
    */
   writeImageData(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void>;
+  /** Bytes `start` to `end` (inclusive) of the image's stored data, fewer at its end. */
+  readImageData(id: string, start: number, end: number): Promise<Uint8Array>;
   /**
    * Present when the provider fetches remote images itself (Glance web-download): it imports `uri`
-   * into the image and resolves once the image is READY with its size and checksum, or throws.
+   * into the image and resolves once the bytes are stored, with their size and checksum, or throws.
+   * The caller checks what was stored (readImageData) before marking it READY.
    * Absent: imagegraph downloads through its guarded client and calls writeImageData.
    */
   importFromUri?(id: string, uri: string, signal: AbortSignal): Promise<Pick<ImageRecord, 'sizeBytes' | 'checksum'>>;

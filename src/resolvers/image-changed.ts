@@ -8,8 +8,8 @@ import type { RegionImage } from '../providers/types.js';
 import { resolveImageRef } from './support/load-visible-image.js';
 
 /**
- * `imageChanged(id)`: the image now, then again on every change of status, status reason, size or
- * (visible) uses; completes after READY or FAILED. When the image is deleted, the last event is an
+ * `imageChanged(id)`: the image now, then again on every change of status, status reason, size,
+ * (visible) uses or import progress (a few times a second at most); completes after READY or FAILED. When the image is deleted, the last event is an
  * IMAGE_NOT_FOUND error ("was deleted") before the stream completes. Same visibility rules
  * as `node(id)`; a caller over its stream cap gets SubscriptionLimitError. The image is read by the
  * shared watcher, once for all the streams that follow it. A Repeater rather than a generator: a client
@@ -56,8 +56,8 @@ function visible(ctx: Context, snapshot: ImageSnapshot): snapshot is NonNullable
   return snapshot !== null && isImageVisible(ctx.principal, snapshot.record);
 }
 
-/** What a subscriber sees change: status, reason, size and the uses it may see. */
-function fingerprint(ctx: Context, { record, uses }: NonNullable<ImageSnapshot>): string {
+/** What a subscriber sees change: status, reason, size, the uses it may see, and the import's progress. */
+function fingerprint(ctx: Context, { record, uses, progress }: NonNullable<ImageSnapshot>): string {
   const visibleUses = uses.filter((use) => canRead(ctx.principal, use.organizationId));
-  return JSON.stringify([record.status, record.statusReason, record.sizeBytes, visibleUses]);
+  return JSON.stringify([record.status, record.statusReason, record.sizeBytes, visibleUses, progress]);
 }

@@ -1,4 +1,5 @@
 import { DateTimeResolver, SafeIntResolver } from 'graphql-scalars';
+import type { DetectedFormat } from '../imports/formats/types.js';
 import { builder } from './builder.js';
 
 builder.addScalarType('DateTime', DateTimeResolver, {
@@ -96,4 +97,33 @@ export const ImageOrderFieldEnum = describedEnum('ImageOrderField', 'What images
 export const OrderDirectionEnum = describedEnum('OrderDirection', 'Sort direction.', {
   ASC: 'Smallest first.',
   DESC: 'Largest first.',
+});
+
+export const DetectedFormatEnum = builder.enumType('DetectedFormat', {
+  description: "What the format detector found in an image's first bytes.",
+  values: {
+    QCOW2: { description: 'QEMU copy-on-write v2/v3.' },
+    QED: { description: 'QEMU enhanced disk.' },
+    VMDK: { description: 'VMware disk (sparse extent or descriptor).' },
+    VHD: { description: 'Microsoft Virtual Hard Disk (dynamic, or fixed seen by its footer).' },
+    VHDX: { description: 'Microsoft Hyper-V VHDX.' },
+    VDI: { description: 'VirtualBox disk image.' },
+    ISO: { description: 'ISO 9660 installer media, hybrid ISOs with an MBR included.' },
+    LUKS: { description: 'A LUKS-encrypted volume.' },
+    GZIP: { description: 'A gzip-compressed file.' },
+    XZ: { description: 'An xz-compressed file.' },
+    ZSTD: { description: 'A zstd-compressed file.' },
+    BZIP2: { description: 'A bzip2-compressed file.' },
+    ZIP: { description: 'A zip archive.' },
+    TAR: { description: 'A tar archive.' },
+    RAW_WITHOUT_BOOT_RECORD: { description: 'Raw bytes with no MBR/GPT boot record (e.g. a bare filesystem).' },
+    UNKNOWN: { description: 'Nothing recognisable.' },
+  } satisfies Record<DetectedFormat, { description: string }>,
+});
+
+export const ImportPhaseEnum = describedEnum('ImportPhase', 'The step a running import is at.', {
+  QUEUED: 'Accepted, waiting for a free import slot.',
+  DOWNLOADING: 'Fetching the file (and, for a raw or compressed disk, storing it as it arrives).',
+  CONVERTING: 'qemu-img is converting the downloaded file to a raw disk.',
+  STORING: 'The converted raw disk is moving into the provider.',
 });

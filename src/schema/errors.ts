@@ -12,10 +12,12 @@ import {
   ProviderUnavailableError,
   QuotaExceededError,
   RegionNotFoundError,
+  UnsafeImageError,
   UnsupportedImageFormatError,
 } from '../errors.js';
-import type { DetectedFormat } from '../imports/formats/types.js';
+import type { ImageSafetyProblem } from '../imports/formats/inspection.js';
 import { builder } from './builder.js';
+import { DetectedFormatEnum } from './enums.js';
 import { Image } from './image.js';
 import { ImageUseType } from './image-use.js';
 
@@ -39,6 +41,7 @@ const ErrorCodeEnum = builder.enumType('ErrorCode', {
     IMAGE_NOT_OWNED: { description: 'The image belongs to the platform or another owner.' },
     IMAGE_PROTECTED: { description: 'The provider protects the image from deletion.' },
     QUOTA_EXCEEDED: { description: 'The organization has as many imports running as it may.' },
+    UNSAFE_IMAGE: { description: 'Converting the image would be unsafe (it reads other files, is encrypted or too large).' },
   } satisfies Record<ErrorCode, { description: string }>,
 });
 
@@ -48,28 +51,6 @@ export const ErrorInterface = builder.interfaceRef<{ message: string; code: Erro
     message: t.exposeString('message', { description: 'What went wrong, for people.' }),
     code: t.field({ type: ErrorCodeEnum, description: 'What went wrong, for programs.', resolve: (error) => error.code }),
   }),
-});
-
-const DetectedFormatEnum = builder.enumType('DetectedFormat', {
-  description: "What the format detector found in an image's first bytes.",
-  values: {
-    QCOW2: { description: 'QEMU copy-on-write v2/v3.' },
-    QED: { description: 'QEMU enhanced disk.' },
-    VMDK: { description: 'VMware disk (sparse extent or descriptor).' },
-    VHD: { description: 'Microsoft Virtual Hard Disk (dynamic, or fixed seen by its footer).' },
-    VHDX: { description: 'Microsoft Hyper-V VHDX.' },
-    VDI: { description: 'VirtualBox disk image.' },
-    ISO: { description: 'ISO 9660 installer media, hybrid ISOs with an MBR included.' },
-    LUKS: { description: 'A LUKS-encrypted volume.' },
-    GZIP: { description: 'A gzip-compressed file.' },
-    XZ: { description: 'An xz-compressed file.' },
-    ZSTD: { description: 'A zstd-compressed file.' },
-    BZIP2: { description: 'A bzip2-compressed file.' },
-    ZIP: { description: 'A zip archive.' },
-    TAR: { description: 'A tar archive.' },
-    RAW_WITHOUT_BOOT_RECORD: { description: 'Raw bytes with no MBR/GPT boot record (e.g. a bare filesystem).' },
-    UNKNOWN: { description: 'Nothing recognisable.' },
-  } satisfies Record<DetectedFormat, { description: string }>,
 });
 
 const FetchFailureReasonEnum = builder.enumType('FetchFailureReason', {
@@ -104,6 +85,35 @@ builder.objectType(UnsupportedImageFormatError, {
   fields: (t) => ({
     detectedFormat: t.field({ type: DetectedFormatEnum, description: 'What was found.', resolve: (e) => e.detectedFormat }),
     hint: t.exposeString('hint', { description: 'How to produce a raw bootable disk from it, e.g. the qemu-img command.' }),
+  }),
+});
+
+const ImageSafetyProblemEnum = builder.enumType('ImageSafetyProblem', {
+  description: 'Why converting an image would be unsafe (the lessons of Glance CVE-2022-47951 and CVE-2024-32498).',
+  values: {
+    BACKING_FILE: { description: 'It names a backing (parent) file: converting it would read that file from the server.' },
+    EXTERNAL_DATA_FILE: {
+      description: 'A qcow2 whose data lives in an external data file, which would be read from the server.',
+    },
+    EXTERNAL_EXTENTS: {
+      description: 'A VMDK whose extents are other files (monolithicFlat, twoGbMaxExtent*, vmfs, a descriptor).',
+    },
+    ENCRYPTED: { description: 'It is encrypted: the cloud could not boot it.' },
+    VIRTUAL_SIZE_TOO_LARGE: { description: "Its disk is larger than this server's limit (imports.maxVirtualSizeBytes)." },
+    DECOMPRESSED_SIZE_TOO_LARGE: {
+      description: "It decompresses to more than this server's limit (a compression bomb stops there).",
+    },
+    CORRUPT: { description: 'Its header is malformed or uses features a converter may not handle safely.' },
+  } satisfies Record<ImageSafetyProblem, { description: string }>,
+});
+
+builder.objectType(UnsafeImageError, {
+  name: 'UnsafeImageError',
+  description: 'The image could be converted, but doing so would be unsafe; nothing was stored.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    detectedFormat: t.field({ type: DetectedFormatEnum, description: 'What was found.', resolve: (e) => e.detectedFormat }),
+    problem: t.field({ type: ImageSafetyProblemEnum, description: 'What makes it unsafe.', resolve: (e) => e.problem }),
   }),
 });
 

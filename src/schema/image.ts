@@ -1,7 +1,15 @@
 import type { RegionImage } from '../providers/types.js';
 import { visibleUses } from '../resolvers/support/visible-uses.js';
 import { builder } from './builder.js';
-import { ArchitectureEnum, DiskFormatEnum, ImageStatusEnum, ImageVisibilityEnum, VirtualizationEnum } from './enums.js';
+import { importProgress } from '../resolvers/import-progress.js';
+import {
+  ArchitectureEnum,
+  DetectedFormatEnum,
+  DiskFormatEnum,
+  ImageStatusEnum,
+  ImageVisibilityEnum,
+  VirtualizationEnum,
+} from './enums.js';
 import {
   Checksum,
   GpuType,
@@ -12,6 +20,7 @@ import {
   TagType,
 } from './image-metadata.js';
 import { ImageUseType } from './image-use.js';
+import { ImportProgressType } from './import-progress.js';
 import { NodeInterface } from './node.js';
 import { Organization } from './organization.js';
 import { Region } from './region.js';
@@ -111,6 +120,18 @@ Image.implement({
       nullable: true,
       description: 'Minimum memory the provider asks for, in MiB (Glance min_ram); null when unset.',
       resolve: (i) => i.record.minRamMiB,
+    }),
+    sourceFormat: t.field({
+      type: DetectedFormatEnum,
+      nullable: true,
+      description: 'What was fetched, when the import converted it to raw; null for an image fetched raw.',
+      resolve: (i) => i.record.source.format,
+    }),
+    progress: t.field({
+      type: ImportProgressType,
+      nullable: true,
+      description: 'How far a running import has come; null unless PENDING or CREATING.',
+      resolve: (i, _args, ctx) => importProgress(ctx, i),
     }),
   }),
 });

@@ -20,6 +20,7 @@ import {
   ProviderUnavailableError,
   QuotaExceededError,
   RegionNotFoundError,
+  UnsafeImageError,
   UnsupportedImageFormatError,
 } from '../errors.js';
 import { Image } from './image.js';
@@ -63,7 +64,11 @@ const ImportImageInput = builder.inputRef<ImportImageInputShape>('ImportImageInp
     visibility: t.field({ type: ImageVisibilityEnum, defaultValue: 'ORGANIZATION', description: 'Who can see the image.' }),
     name: t.string({ required: true, description: 'Image name: 1-63 letters, digits, ".", "-" or "_".' }),
     description: t.string({ description: 'Free text, at most 255 characters.' }),
-    uri: t.string({ required: true, description: 'http(s) URL of a raw bootable disk image.' }),
+    uri: t.string({
+      required: true,
+      description:
+        'http(s) URL of a bootable disk image: raw, or (with convert) QCOW2, VMDK, VHD(X), VDI, QED or gzip/xz/zstd/bzip2-compressed raw.',
+    }),
     architecture: t.field({ type: ArchitectureEnum, defaultValue: 'X86_64', description: 'CPU architecture.' }),
     virtualization: t.field({ type: VirtualizationEnum, defaultValue: 'VIRTUALIZED', description: 'Where it may run.' }),
     os: t.field({ type: OperatingSystemInput, required: true, description: 'Installed operating system.' }),
@@ -71,6 +76,10 @@ const ImportImageInput = builder.inputRef<ImportImageInputShape>('ImportImageInp
     softwareVersions: t.field({ type: [SoftwareVersionInput], description: 'Notable software, at most 32.' }),
     tags: t.field({ type: [TagInput], description: 'User tags, at most 32; names starting "imagegraph." are reserved.' }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result instead of importing twice.' }),
+    convert: t.boolean({
+      defaultValue: true,
+      description: 'Convert QCOW2, VMDK, VHD, VHDX, VDI, QED or compressed raw disks to raw while importing.',
+    }),
   }),
 });
 
@@ -93,13 +102,15 @@ const ImportImageResult = builder.errorUnion('ImportImageResult', {
     IdempotencyConflictError,
     ProviderUnavailableError,
     QuotaExceededError,
+    UnsafeImageError,
   ],
 });
 
 builder.mutationField('importImage', (t) =>
   t.field({
     type: ImportImageResult,
-    description: 'Checks a remote raw disk image and starts importing it; follow it with imageChanged or by polling.',
+    description:
+      'Checks a remote disk image (format, safety, size) and starts importing it, converting it to raw when needed; follow it with imageChanged or by polling.',
     args: { input: t.arg({ type: ImportImageInput, required: true, description: 'What to import.' }) },
     resolve: (_root, { input }, ctx) => importImage(ctx, input),
   }),

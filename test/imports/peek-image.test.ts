@@ -11,7 +11,17 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ImageFetchError, UnsupportedImageFormatError } from '../../src/errors.js';
 import { PEEK_BYTES } from '../../src/imports/formats/index.js';
 import { GuardedFetcher } from '../../src/imports/guarded-fetch.js';
-import { peekImage } from '../../src/imports/peek-image.js';
+import { ConversionTools } from '../../src/imports/conversion/conversion-tools.js';
+import { ImportLimits } from '../../src/imports/import-limits.js';
+import { planImport } from '../../src/imports/import-plan.js';
+import { peekHead } from '../../src/imports/peek-image.js';
+
+/** The peek and the format rules of an import that does not convert: raw bootable disks only. */
+async function peekImage(fetcher: GuardedFetcher, uri: string, options: { maxSizeBytes: number; deadlineMs?: number }) {
+  const limits = new ImportLimits(options.maxSizeBytes, options.maxSizeBytes);
+  const { head } = await peekHead(fetcher, uri, limits, options.deadlineMs);
+  planImport(uri, head, null, { convert: false, regionCannotConvert: null, tools: new ConversionTools(), limits });
+}
 import {
   closeAllServers,
   installTripwire,

@@ -124,7 +124,7 @@ describe.each(providerKinds())('on the %s provider', (kind) => {
         newImage({
           organizationId,
           name,
-          source: { kind: 'IMPORT', uri: `https://mirror.example/${name}.raw`, createdBy: name },
+          source: { kind: 'IMPORT', uri: `https://mirror.example/${name}.raw`, createdBy: name, format: null },
         }),
       );
     own = await seed('alpha', 'acme', 'acme-own-image');

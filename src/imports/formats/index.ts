@@ -3,5 +3,5 @@ export { detectFormat, MIN_HEAD_BYTES, PEEK_BYTES } from './detect-format.js';
 export type { DetectionResult } from './detect-format.js';
 export { collectHead, HeadCollector } from './head-collector.js';
 export type { CollectedHead } from './head-collector.js';
-export { hasVhdFooter, VHD_FOOTER_BYTES, vhdProbe } from './vhd.js';
+export { VHD_FOOTER_BYTES, vhdFooterLength, vhdProbe } from './vhd.js';
 export type { DetectedFormat, FormatProbe, ProbeFormat } from './types.js';

@@ -1,4 +1,5 @@
 import { ascii, hasBytesAt, u32le } from './bytes.js';
+import { type Inspector, safe, u64, unsafe, view } from './inspection.js';
 import type { FormatProbe } from './types.js';
 
 /**
@@ -25,4 +26,25 @@ export const vdiProbe: FormatProbe = {
   hint:
     'This is a VirtualBox VDI image. Convert it to a raw disk first: qemu-img convert -f vdi -O raw in.vdi out.raw ' +
     '(or VBoxManage clonemedium disk in.vdi out.raw --format RAW)',
+};
+
+/**
+ * The header fields that matter for conversion (little endian):
+ * | offset | size | field                                                   |
+ * |--------|------|---------------------------------------------------------|
+ * | 0x4c   | 4    | image type: 1 dynamic, 2 fixed, 3 undo, 4 differencing  |
+ * | 0x170  | 8    | disk (virtual) size                                     |
+ */
+const IMAGE_TYPE_OFFSET = 0x4c;
+const DISK_SIZE_OFFSET = 0x170;
+
+export const inspectVdi: Inspector = (bytes) => {
+  const header = view(bytes, 0, DISK_SIZE_OFFSET + 8);
+  if (!header) return unsafe('CORRUPT', 'the VDI header is cut short');
+  const virtualSize = u64(header, DISK_SIZE_OFFSET, true);
+  const type = header.getUint32(IMAGE_TYPE_OFFSET, true);
+  if (type === 3 || type === 4)
+    return unsafe('BACKING_FILE', 'the VDI image is a differencing (or undo) image of another', virtualSize);
+  if (type !== 1 && type !== 2) return unsafe('CORRUPT', `VDI image type ${type} is not known`, virtualSize);
+  return safe(virtualSize);
 };

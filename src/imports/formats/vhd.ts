@@ -1,4 +1,5 @@
 import { ascii, hasBytesAt } from './bytes.js';
+import { type Inspector, safe, u64, unsafe, view } from './inspection.js';
 import type { FormatProbe } from './types.js';
 
 /**
@@ -29,9 +30,34 @@ export const vhdProbe: FormatProbe = {
   hint: 'This is a VHD image. Convert it to a raw disk first: qemu-img convert -f vpc -O raw in.vhd out.raw',
 };
 
-/** True when `tail` (the last `VHD_FOOTER_BYTES` or more bytes of a file) ends with a VHD footer. */
-export function hasVhdFooter(tail: Uint8Array): boolean {
-  return [VHD_FOOTER_BYTES, LEGACY_FOOTER_BYTES].some(
-    (size) => tail.length >= size && hasBytesAt(tail, tail.length - size + COOKIE_OFFSET, COOKIE),
+/**
+ * The length of the VHD footer `tail` (the last `VHD_FOOTER_BYTES` or more bytes of a file) ends with:
+ * 512, 511 for a legacy footer, or 0 when there is none.
+ */
+export function vhdFooterLength(tail: Uint8Array): number {
+  return (
+    [VHD_FOOTER_BYTES, LEGACY_FOOTER_BYTES].find(
+      (size) => tail.length >= size && hasBytesAt(tail, tail.length - size + COOKIE_OFFSET, COOKIE),
+    ) ?? 0
   );
 }
+
+/**
+ * A dynamic or differencing VHD's footer copy at 0 (big endian):
+ * | offset | size | field                                  |
+ * |--------|------|----------------------------------------|
+ * | 48     | 8    | current (virtual) size                 |
+ * | 60     | 4    | disk type (2 fixed, 3 dynamic, 4 diff) |
+ */
+const CURRENT_SIZE_OFFSET = 48;
+const DISK_TYPE_OFFSET = 60;
+
+export const inspectVhd: Inspector = (bytes) => {
+  const footer = view(bytes, 0, DISK_TYPE_OFFSET + 4);
+  if (!footer) return unsafe('CORRUPT', 'the VHD footer is cut short');
+  const virtualSize = u64(footer, CURRENT_SIZE_OFFSET, false);
+  const type = footer.getUint32(DISK_TYPE_OFFSET);
+  if (type === 4) return unsafe('BACKING_FILE', 'the VHD is a differencing disk of a parent', virtualSize);
+  if (type !== 2 && type !== 3) return unsafe('CORRUPT', `VHD disk type ${type} is not known`, virtualSize);
+  return safe(virtualSize);
+};

@@ -75,6 +75,10 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (image_id, organization_id, kind, consumer_id)
   ) WITHOUT ROWID;
   `,
+  `
+  -- What an import fetched when it converted it (QCOW2, XZ...); NULL for a raw download.
+  ALTER TABLE images ADD COLUMN source_format TEXT;
+  `,
 ];
 
 /** Opens (creating if needed) the region's database in WAL mode and brings its schema up to date. */

@@ -45,6 +45,18 @@ export class ImageFiles {
     }
   }
 
+  /** Bytes `start` to `end` (inclusive) of a stored image, fewer at its end. */
+  async read(id: string, start: number, end: number): Promise<Uint8Array> {
+    const handle = await open(this.path(id), 'r');
+    try {
+      const buffer = new Uint8Array(end - start + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async remove(id: string): Promise<void> {
     await rm(this.path(id), { force: true });
   }

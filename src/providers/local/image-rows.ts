@@ -27,6 +27,7 @@ export interface ImageRow {
   software_versions: string;
   source_kind: ImageRecord['source']['kind'];
   source_uri: string | null;
+  source_format: ImageRecord['source']['format'];
   created_by: string | null;
   created_at: string;
   updated_at: string;
@@ -58,6 +59,7 @@ export const IMAGE_COLUMNS = [
   'software_versions',
   'source_kind',
   'source_uri',
+  'source_format',
   'created_by',
   'created_at',
   'updated_at',
@@ -92,7 +94,7 @@ export function rowToImage(row: ImageRow, tags: Tag[]): ImageRecord {
         : null,
     softwareVersions: JSON.parse(row.software_versions) as ImageRecord['softwareVersions'],
     tags,
-    source: { kind: row.source_kind, uri: row.source_uri, createdBy: row.created_by },
+    source: { kind: row.source_kind, uri: row.source_uri, createdBy: row.created_by, format: row.source_format },
     // The local provider keeps no properties of its own beyond the typed fields.
     properties: [],
     minDiskGiB: null,
@@ -129,6 +131,7 @@ export function newImageToRow(id: string, image: NewImage, now: Date): ImageRow 
     software_versions: JSON.stringify(image.softwareVersions),
     source_kind: image.source.kind,
     source_uri: image.source.uri,
+    source_format: image.source.format,
     created_by: image.source.createdBy,
     created_at: (image.createdAt ?? now).toISOString(),
     updated_at: now.toISOString(),

@@ -77,11 +77,7 @@ export class LocalImageProvider implements ImageProvider {
       .transaction((): CreateOutcome => {
         if (image.idempotency) {
           const existing = this.findIdempotent(image.organizationId, image.idempotency.key);
-          if (existing) {
-            return existing.fingerprint === image.idempotency.fingerprint
-              ? { result: 'existing', image: existing.image }
-              : { result: 'conflict' };
-          }
+          if (existing) return { result: 'existing', ...existing };
         }
         insertImage.run({
           ...row,
@@ -120,6 +116,10 @@ export class LocalImageProvider implements ImageProvider {
     await this.files.write(id, data, signal);
     // Deleted while the bytes were moving: the delete found no file to remove, so remove it here.
     if (!this.exists(id)) await this.files.remove(id);
+  }
+
+  async readImageData(id: string, start: number, end: number): Promise<Uint8Array> {
+    return this.files.read(id, start, end);
   }
 
   async deleteImage(id: string): Promise<DeleteOutcome> {

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { isReservedName, RESERVED_PREFIX, RESERVED_PROPERTIES, reservedProperties } from '../reserved-properties.js';
+import {
+  isReservedName,
+  readSourceFormat,
+  RESERVED_PREFIX,
+  RESERVED_PROPERTIES,
+  reservedProperties,
+} from '../reserved-properties.js';
 import type { ImageRecord, ImageStatus, ImageUse, NewImage } from '../types.js';
 import { DISTRO_FAMILY } from '../os-distros.js';
 import { isTyped, readArchitecture, readDistro, STANDARD, standardProperties } from './standard-properties.js';
@@ -14,6 +20,7 @@ import { isTyped, readArchitecture, readDistro, STANDARD, standardProperties } f
  * |---------------------------------------|----------------------------------------------------|
  * | imagegraph.organization / .visibility | owner organization / PUBLIC or ORGANIZATION        |
  * | imagegraph.source_kind / .source_uri / .created_by | provenance                            |
+ * | imagegraph.source_format              | what an import converted to raw (QCOW2, XZ...)     |
  * | imagegraph.idempotency_key / .idempotency_fingerprint | the import's idempotency key          |
  * | imagegraph.description                | free text                                          |
  * | imagegraph.virtualization             | VIRTUALIZED (also when missing), BAREMETAL or ANY  |
@@ -191,6 +198,7 @@ export function toRecord(image: GlanceImage, projectId: string): ImageRecord | n
       kind: (str(image, P.sourceKind) ?? 'PLATFORM') as ImageRecord['source']['kind'],
       uri: str(image, P.sourceUri),
       createdBy: str(image, P.createdBy),
+      format: readSourceFormat(str(image, P.sourceFormat)),
     },
     properties: untypedProperties(image),
     minDiskGiB: image.min_disk ? image.min_disk : null,

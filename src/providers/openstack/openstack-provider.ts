@@ -158,11 +158,7 @@ export class OpenStackImageProvider implements ImageProvider {
     }
     for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
       const existing = await this.findByIdempotencyKey(image.organizationId, idempotency.key);
-      if (existing) {
-        return existing.fingerprint === idempotency.fingerprint
-          ? { result: 'existing', image: existing.image }
-          : { result: 'conflict' };
-      }
+      if (existing) return { result: 'existing', ...existing };
       const id = idempotentImageId(project, image.organizationId, idempotency.key, generation);
       try {
         const created = await this.glance.json<GlanceImage>('POST', '/v2/images', toGlanceCreate(image, id));
@@ -171,7 +167,7 @@ export class OpenStackImageProvider implements ImageProvider {
         if (!(error instanceof GlanceHttpError && error.status === 409)) throw error;
       }
     }
-    return { result: 'conflict' };
+    return { result: 'key-unusable' };
   }
 
   /** The live image carrying this key for this owner, found by its properties. */
@@ -199,9 +195,14 @@ export class OpenStackImageProvider implements ImageProvider {
     if (patch.status === 'READY' && patch.sizeBytes)
       ops.push({ op: 'replace', path: '/min_disk', value: Math.ceil(patch.sizeBytes / 2 ** 30) });
     try {
-      const image = ops.length
+      let image = ops.length
         ? (await this.glance.json<GlanceImage>('PATCH', `/v2/images/${id}`, ops, PATCH_TYPE)).body
         : (await this.fetchImages([id])).get(id);
+      if (image && patch.status === 'FAILED' && image.status === 'active') {
+        // Bytes Glance took in (web-download) that imagegraph then refused: Nova must not boot them.
+        await this.glance.json('POST', `/v2/images/${id}/actions/deactivate`);
+        image = { ...image, status: 'deactivated' };
+      }
       return image ? toRecord(image, await this.options.auth.projectId()) : null;
     } catch (error) {
       if (error instanceof GlanceHttpError && error.status === 404) return null;
@@ -272,6 +273,10 @@ export class OpenStackImageProvider implements ImageProvider {
       );
     }, this.options.uploadWatchMs ?? UPLOAD_WATCH_MS);
     return { signal: controller.signal, reason: () => reason, stop: () => clearInterval(timer) };
+  }
+
+  async readImageData(id: string, start: number, end: number): Promise<Uint8Array> {
+    return this.glance.bytes(`/v2/images/${id}/file`, start, end);
   }
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {

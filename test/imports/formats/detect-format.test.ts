@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { collectHead, detectFormat, hasVhdFooter, PEEK_BYTES, VHD_FOOTER_BYTES } from '../../../src/imports/formats/index.js';
+import { collectHead, detectFormat, PEEK_BYTES, VHD_FOOTER_BYTES, vhdFooterLength } from '../../../src/imports/formats/index.js';
 import type { ProbeFormat } from '../../../src/imports/formats/index.js';
 import { hasPlausibleBootRecord } from '../../../src/imports/formats/raw-disk.js';
 import { makeImages, type MadeImage } from './make-images.js';
@@ -113,11 +113,11 @@ describe('detectFormat on images made by real tools', () => {
     expect(hint).toContain(testCase.tool);
   });
 
-  it('sees a fixed VHD only by the footer at its end, which hasVhdFooter finds', () => {
+  it('sees a fixed VHD only by the footer at its end, which vhdFooterLength finds', () => {
     for (const image of ['vhd-fixed-mbr', 'vhd-fixed-zeros', 'vhd-dynamic']) {
-      expect(hasVhdFooter(readTail(fileOf(image), VHD_FOOTER_BYTES)), image).toBe(true);
+      expect(vhdFooterLength(readTail(fileOf(image), VHD_FOOTER_BYTES)), image).toBe(512);
     }
-    expect(hasVhdFooter(readTail(fileOf('mbr-disk'), VHD_FOOTER_BYTES))).toBe(false);
+    expect(vhdFooterLength(readTail(fileOf('mbr-disk'), VHD_FOOTER_BYTES))).toBe(0);
   });
 
   it('names a hybrid ISO as ISO although its MBR or GPT alone would pass as a raw disk', () => {

@@ -48,7 +48,7 @@ describe('LocalImageProvider', () => {
           { name: 'team', value: 'core' },
           { name: 'env', value: 'prod' },
         ],
-        source: { kind: 'IMPORT', uri: 'https://mirror.example/a.raw', createdBy: 'alice' },
+        source: { kind: 'IMPORT', uri: 'https://mirror.example/a.raw', createdBy: 'alice', format: null },
       }),
     );
     const [read] = await provider.getImages([created.id]);

@@ -58,6 +58,7 @@ describe.skipIf(!glanceUrl())('Glance web-download imports (Glance fetches the U
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', qcow2, '8M']);
     images = await startImageServer({
       '/disk': readFileSync(disk),
+      '/disk.qcow2': readFileSync(qcow2),
       // Raw at the peek, qcow2 when Glance downloads it.
       '/changed': { body: readFileSync(qcow2), rangeBody: readFileSync(disk) },
     });
@@ -102,6 +103,19 @@ describe.skipIf(!glanceUrl())('Glance web-download imports (Glance fetches the U
     expect(image.checksum).toEqual({ algorithm: 'sha512', value: createHash('sha512').update(bytes).digest('hex') });
     expect(glance).toMatchObject({ status: 'active', size: bytes.length });
     expect(images.requests.some((request) => request.path === '/disk' && !request.range && request.finished)).toBe(true);
+  });
+
+  it('refuses a qcow2 at the peek: Glance would fetch it, and imagegraph converts only what it downloads itself', async () => {
+    const input = {
+      region: 'glance',
+      organization: 'acme',
+      name: 'wd-qcow2',
+      uri: images.url('/disk.qcow2'),
+      os: { family: 'DEBIAN', distro: 'DEBIAN', version: '12' },
+    };
+    const result = await server.gql<{ importImage: { __typename: string; message: string } }>(IMPORT, { input }, ADMIN.token);
+    expect(result.data!.importImage.__typename).toBe('UnsupportedImageFormatError');
+    expect(result.data!.importImage.message).toMatch(/QCOW2.*qemu-img convert.*web-download/);
   });
 
   it('fails and deactivates an image whose downloaded bytes are not a raw disk any more', async () => {
