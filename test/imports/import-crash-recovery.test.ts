@@ -85,14 +85,17 @@ const imagesDir = () => join(dir, 'data', 'local', 'images');
 const filesOf = (providerId: string) => readdirSync(imagesDir()).filter((name) => name.includes(providerId));
 const partials = () => readdirSync(imagesDir()).filter((name) => name.startsWith('.partial-'));
 
-/** Starts the real entry point and resolves once it logs where it listens. */
-async function startMain(config: string): Promise<Run> {
+/** Starts the real entry point and resolves once it logs where it listens (on another port if one was taken meanwhile). */
+async function startMain(config: string, attempts = 3): Promise<Run> {
   const port = await unusedPort();
   const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: String(port) });
   const { child } = main;
   const deadline = Date.now() + 20_000;
   while (!main.stdout().includes('"msg":"imagegraph listening')) {
-    if (child.exitCode !== null) throw new Error(`imagegraph exited with ${child.exitCode}: ${main.stderr()}`);
+    if (child.exitCode !== null) {
+      if (attempts > 1 && main.stderr().includes('EADDRINUSE')) return startMain(config, attempts - 1);
+      throw new Error(`imagegraph exited with ${child.exitCode}: ${main.stderr()}`);
+    }
     if (Date.now() > deadline) throw new Error(`imagegraph did not start; stdout: ${main.stdout()}; stderr: ${main.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
