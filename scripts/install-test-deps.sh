@@ -7,7 +7,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # command:package
 wanted=(
   qemu-img:qemu-utils sfdisk:fdisk sgdisk:gdisk xorriso:xorriso cryptsetup:cryptsetup-bin
-  mkfs.ext4:e2fsprogs zstd:zstd bzip2:bzip2 zip:zip chromium:chromium
+  mkfs.ext4:e2fsprogs xz:xz-utils zstd:zstd bzip2:bzip2 prlimit:util-linux zip:zip chromium:chromium
 )
 missing=()
 for pair in "${wanted[@]}"; do
