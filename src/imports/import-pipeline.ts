@@ -89,7 +89,10 @@ export class ImportPipeline {
           const found = detectFormat(head).format;
           if (work && found === expected) {
             const source = await work.file('source');
-            await pipeline(Readable.from(body), createWriteStream(source, { flags: 'r+' }), { signal: budgeted });
+            // A deep write buffer, so that the download goes on while the disk writes (as in the local provider).
+            await pipeline(Readable.from(body), createWriteStream(source, { flags: 'r+', highWaterMark: 8 << 20 }), {
+              signal: budgeted,
+            });
             return { source, format: expected as DiskFormat };
           }
           // A fixed VHD is a raw disk with a footer at its end: stored as it streams, without the footer.

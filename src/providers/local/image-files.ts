@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 const PARTIAL_PREFIX = '.partial-';
+const WRITE_BUFFER_BYTES = 8 << 20;
 
 /**
  * The local provider's image bytes: `<dataDir>/images/<id>.raw`. A file appears under its final name
@@ -30,7 +31,11 @@ export class ImageFiles {
   async write(id: string, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
     const partial = join(this.dir, `${PARTIAL_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
     try {
-      await pipeline(Readable.from(data), createWriteStream(partial, { flags: 'wx' }), { signal });
+      // A deep write buffer lets the download go on while libuv's threads write: with the default
+      // 16 KiB every chunk would pause the source until the disk caught up, and the stages would take turns.
+      await pipeline(Readable.from(data), createWriteStream(partial, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES }), {
+        signal,
+      });
       const handle = await open(partial, 'r');
       try {
         await handle.sync();
