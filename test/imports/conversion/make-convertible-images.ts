@@ -112,22 +112,28 @@ export function makeConvertibleImages(dir: string): Corpus {
   add('flat.vmdk', 'VMDK', 'EXTERNAL_EXTENTS');
   run('qemu-img', ['create', '-q', '-f', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', 'split.vmdk', '8M'], dir);
   add('split.vmdk', 'VMDK', 'EXTERNAL_EXTENTS');
-  run(
-    'qemu-img',
-    [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '--object',
-      'secret,id=sec0,data=not-a-secret',
-      '-o',
-      'encrypt.format=luks,encrypt.key-secret=sec0',
-      'encrypted.qcow2',
-      '8M',
-    ],
-    dir,
-  );
+  // LUKS times its key derivation on the CPU first; on a loaded machine qemu-img may find no CPU time
+  // to measure ("Unable to get accurate CPU usage"), so it is asked again.
+  const encrypt = [
+    'create',
+    '-q',
+    '-f',
+    'qcow2',
+    '--object',
+    'secret,id=sec0,data=not-a-secret',
+    '-o',
+    'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=50',
+    'encrypted.qcow2',
+    '8M',
+  ];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      run('qemu-img', encrypt, dir);
+      break;
+    } catch (error) {
+      if (attempt === 5 || !String(error).includes('accurate CPU usage')) throw error;
+    }
+  }
   add('encrypted.qcow2', 'QCOW2', 'ENCRYPTED');
   run('qemu-img', ['create', '-q', '-f', 'qcow2', 'huge.qcow2', '100T'], dir);
   add('huge.qcow2', 'QCOW2', 'VIRTUAL_SIZE_TOO_LARGE');
