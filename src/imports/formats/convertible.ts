@@ -1,5 +1,5 @@
 import type { SourceFormat } from '../../providers/types.js';
-import type { DetectedFormat, ProbeFormat } from './types.js';
+import type { ProbeFormat } from './types.js';
 import type { Inspector } from './inspection.js';
 import { inspectQcow2 } from './qcow2.js';
 import { inspectQed } from './qed.js';
