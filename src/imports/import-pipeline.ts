@@ -96,10 +96,10 @@ export class ImportPipeline {
             return { source, format: expected as DiskFormat };
           }
           // A fixed VHD is a raw disk with a footer at its end: stored as it streams, without the footer.
-          requireFormat(job, found, expected && isCompression(expected) ? expected : 'RAW');
+          // Any other disk format must still be that format (a QCOW2 that became raw changed since the peek).
+          requireFormat(job, found, !expected || expected === 'VHD' ? 'RAW' : expected);
           const result: Partial<RawDisk> = {};
           await provider.writeImageData(job.id, this.rawDisk(job, head, body, signal, result), budgeted);
-          if (expected === 'VHD' && !result.wasFixedVhd) throw changedSincePeek(job, 'RAW', head);
           return stored(result);
         } finally {
           // Whatever ended the transfer (the end, a refusal, a failed write), nothing more is read.
@@ -133,8 +133,9 @@ export class ImportPipeline {
     }
     return rawDiskStream(body, {
       notRaw: (format) => changedSincePeek(job, format, head),
-      fixedVhd: job.sourceFormat === 'VHD' ? 'strip' : 'refuse',
+      fixedVhd: job.sourceFormat === 'VHD' ? 'require' : 'refuse',
       refusedVhd: () => new UnsupportedImageFormatError('VHD', vhdProbe.hint),
+      missingFooter: () => changedSincePeek(job, 'RAW', head),
       result,
     });
   }
@@ -194,13 +195,19 @@ export class ImportPipeline {
     progress.phase('STORING', info.virtualSize);
     const what = `the disk converted from ${format}`;
     const result: Partial<RawDisk> = {};
-    const stream = rawDiskStream(counted(createReadStream(target, { highWaterMark: 1 << 20 }), null, progress), {
+    const file = createReadStream(target, { highWaterMark: 1 << 20 });
+    const stream = rawDiskStream(counted(file, null, progress), {
       notRaw: (found) => notBootable(what, found),
       fixedVhd: 'refuse',
       refusedVhd: () => notBootable(what, 'VHD'),
       result,
     });
-    await provider.writeImageData(job.id, stream, signal);
+    try {
+      await provider.writeImageData(job.id, stream, signal);
+    } finally {
+      // A provider that failed before reading would leave the file open (and its space taken) otherwise.
+      file.destroy();
+    }
     return stored(result);
   }
 

@@ -5,17 +5,17 @@ import { detectFormat, PEEK_BYTES, type ProbeFormat, VHD_FOOTER_BYTES, vhdFooter
 export interface RawDisk {
   sizeBytes: number;
   sha256: string;
-  /** The stream was a fixed VHD: a raw disk followed by a footer, which was left out. */
-  wasFixedVhd: boolean;
 }
 
 export interface RawDiskOptions {
   /** The error for a stream that does not start with a raw disk's boot record. */
   notRaw(format: ProbeFormat, head: Uint8Array): Error;
-  /** A fixed VHD's footer at the end: left out (the import converts), or refused. */
-  fixedVhd: 'strip' | 'refuse';
+  /** A fixed VHD's footer at the end: left out (the peek saw a fixed VHD, so it must be there), or refused. */
+  fixedVhd: 'require' | 'refuse';
   /** The error for a fixed VHD when it is refused. */
   refusedVhd?: () => Error;
+  /** The error when a footer is required and the end has none. */
+  missingFooter?: () => Error;
   result: Partial<RawDisk>;
 }
 
@@ -66,11 +66,12 @@ export async function* rawDiskStream(source: AsyncIterable<Uint8Array>, options:
   const rest = concat(held, heldBytes);
   if (!headChecked) checkHead();
   const footer = vhdFooterLength(rest.subarray(Math.max(0, rest.length - VHD_FOOTER_BYTES)));
+  // Before the last bytes go on, so that the provider discards what it wrote rather than keeping it.
   if (footer && options.fixedVhd === 'refuse') throw options.refusedVhd!();
+  if (!footer && options.fixedVhd === 'require') throw options.missingFooter!();
   if (rest.length - footer > 0) yield pass(rest.subarray(0, rest.length - footer));
   options.result.sizeBytes = size;
   options.result.sha256 = hash.digest('hex');
-  options.result.wasFixedVhd = footer > 0;
 }
 
 /** The first `bytes` of `chunks` as one array (the chunks themselves when there is only one). */

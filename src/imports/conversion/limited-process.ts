@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname } from 'node:path';
 import type { ConversionTools, ToolName } from './conversion-tools.js';
 
 /** What one conversion tool may use: it is killed past either. */
@@ -32,6 +33,8 @@ export function startLimited(
   args: string[],
   options: ProcessLimits & { signal?: AbortSignal; stdin?: 'pipe' | 'ignore'; hide?: string[] },
 ): LimitedProcess {
+  // An abort that came before the start would never fire its event: the tool would run to its deadline.
+  options.signal?.throwIfAborted();
   const program = tools.path(tool);
   if (!program) throw new ConversionError(tools.missing(tool)!);
   const prlimit = tools.path('prlimit');
@@ -69,7 +72,8 @@ export function startLimited(
       if (code === 0) return resolve();
       if (timedOut) return reject(new ConversionError(`${tool} took longer than ${cpuSeconds} s and was stopped`));
       let said = stderr.trim().split('\n').slice(-3).join(' ').trim();
-      for (const text of options.hide ?? []) said = said.replaceAll(text, '<image>');
+      // The file first, then its directory: qemu may name other files beside it (a VMDK's extents).
+      for (const text of options.hide ?? []) said = said.replaceAll(text, '<image>').replaceAll(dirname(text), '<scratch>');
       const how = signal ? `was killed by ${signal}` : `exited with ${code}`;
       reject(new ConversionError(`${tool} ${how}${said ? `: ${said}` : ''}`));
     });

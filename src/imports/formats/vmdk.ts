@@ -73,6 +73,11 @@ export const inspectVmdk: Inspector = (bytes) => {
     return unsafe('CORRUPT', 'only hosted sparse VMDK extents can be converted');
   }
   const virtualSize = u64(header, CAPACITY_OFFSET, true) * SECTOR;
+  // With no capacity, qemu reads the embedded descriptor as a descriptor file (to its first NUL, up to
+  // 1 MiB, whatever size the header gives) and opens the extents it names: never safe.
+  if (virtualSize === 0) {
+    return unsafe('EXTERNAL_EXTENTS', 'a sparse VMDK with no capacity is read as a descriptor naming other files');
+  }
   const offset = u64(header, DESCRIPTOR_OFFSET, true) * SECTOR;
   const size = Math.min(u64(header, DESCRIPTOR_SIZE, true) * SECTOR, MAX_DESCRIPTOR_BYTES);
   if (offset === 0 || size === 0) return unsafe('CORRUPT', 'the VMDK has no embedded descriptor', virtualSize);
@@ -83,6 +88,10 @@ export const inspectVmdk: Inspector = (bytes) => {
 };
 
 function descriptorProblem(text: string): { kind: 'EXTERNAL_EXTENTS' | 'CORRUPT'; detail: string } | null {
+  // qemu takes the first createType it finds, comments included; two of them are one too many to agree on.
+  if ((text.toLowerCase().match(/createtype/g) ?? []).length > 1) {
+    return { kind: 'CORRUPT', detail: 'the VMDK descriptor names its createType more than once' };
+  }
   let createType: string | null = null;
   const extents: RegExpExecArray[] = [];
   for (const raw of text.split('\n')) {
@@ -97,7 +106,8 @@ function descriptorProblem(text: string): { kind: 'EXTERNAL_EXTENTS' | 'CORRUPT'
   if (!createType || !SAFE_TYPES.has(createType)) {
     return { kind: 'EXTERNAL_EXTENTS', detail: `VMDK createType "${createType ?? 'none'}" keeps data in other files` };
   }
-  if (extents.length !== 1 || extents[0]![2] !== 'sparse' || (extents[0]![4] ?? '').includes('/')) {
+  const [extent] = extents;
+  if (extents.length !== 1 || extent![1] !== 'rw' || extent![2] !== 'sparse' || (extent![4] ?? '').includes('/')) {
     return { kind: 'EXTERNAL_EXTENTS', detail: 'the VMDK descriptor names extents other than the file itself' };
   }
   return null;

@@ -68,6 +68,46 @@ describe('header inspection of files made by qemu-img', () => {
   });
 });
 
+describe('a VMDK header crafted to disagree with qemu', () => {
+  /** The monolithicSparse VMDK qemu-img made, with its header or its embedded descriptor rewritten. */
+  const crafted = (edit: (file: Buffer, descriptorAt: number, descriptorBytes: number) => void) => {
+    const file = Buffer.from(readFileSync(corpus.convertible['disk.vmdk']!.file).subarray(0, 65_536));
+    const descriptorAt = Number(file.readBigUInt64LE(28)) * 512;
+    const descriptorBytes = Number(file.readBigUInt64LE(36)) * 512;
+    edit(file, descriptorAt, descriptorBytes);
+    return DISK_FORMATS.VMDK.inspect(bytesOf(file)).problem;
+  };
+  const withDescriptor = (text: string) =>
+    crafted((file, at, bytes) => {
+      file.fill(0, at, at + bytes);
+      file.write(text, at, 'latin1');
+    });
+  const descriptor = (createType: string, extent: string) =>
+    `# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n${createType}\n${extent}\n`;
+
+  it('accepts what qemu-img made', () => {
+    expect(crafted(() => undefined)).toBeNull();
+  });
+
+  it('refuses a capacity of 0, which qemu reads as a descriptor file naming other files', () => {
+    expect(crafted((file) => file.writeBigUInt64LE(0n, 12))?.kind).toBe('EXTERNAL_EXTENTS');
+  });
+
+  it('refuses a second createType, even in a comment (qemu takes the first it finds)', () => {
+    const text = descriptor('# createType="monolithicFlat"\ncreateType="monolithicSparse"', 'RW 16384 SPARSE "disk.vmdk"');
+    expect(withDescriptor(text)?.kind).toBe('CORRUPT');
+  });
+
+  it('refuses an extent qemu would not use as the data (RDONLY), or a flat one naming a host file', () => {
+    expect(withDescriptor(descriptor('createType="monolithicSparse"', 'RDONLY 16384 SPARSE "disk.vmdk"'))?.kind).toBe(
+      'EXTERNAL_EXTENTS',
+    );
+    expect(withDescriptor(descriptor('createType="monolithicSparse"', 'RW 2048 FLAT "/etc/passwd" 0'))?.kind).toBe(
+      'EXTERNAL_EXTENTS',
+    );
+  });
+});
+
 describe('the format rules', () => {
   const limits = new ImportLimits(2 ** 30, 64 * 2 ** 20);
   const policy = { convert: true, regionCannotConvert: null, tools, limits };
