@@ -13,6 +13,7 @@ const UNIT = [
   'test/config.test.ts',
   'test/auth/**/*.test.ts',
   'test/imports/address-policy.test.ts',
+  'test/imports/download-budget.test.ts',
   'test/imports/formats/**/*.test.ts',
   'test/imports/guarded-fetch.test.ts',
   'test/imports/peek-image.test.ts',

@@ -13,35 +13,48 @@ export interface DownloadBudgetOptions {
 
 /**
  * The time and pace a download may take, so that a slow or stalled server cannot hold an import slot
- * for ever: its `signal` aborts the transfer once the deadline passes or once the bytes counted over
- * the last window fall below the minimum pace, and `failure()` then says which, as an ImageFetchError.
+ * for ever: its `signal` aborts the transfer once the deadline passes or once the server's pace over
+ * the last window falls below the minimum, and `failure()` then says which, as an ImageFetchError.
+ *
+ * The pace is the server's: bytes per second of the time spent waiting for it. While imagegraph itself
+ * is the slow side (a disk writing, a decompressor turning a few compressed bytes into gigabytes of
+ * zeros) the transfer pauses without counting against the server. A window is judged only when at
+ * least half of it was spent waiting.
  */
 export class DownloadBudget {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private readonly started = Date.now();
-  /** Bytes counted per tick, the most recent last; as many ticks as make one window. */
-  private readonly ticks: number[] = [0];
+  /** Per tick, the most recent last (as many as make one window): bytes received, and time spent waiting for them. */
+  private readonly ticks: { bytes: number; waitedMs: number }[] = [{ bytes: 0, waitedMs: 0 }];
+  private tickStarted = Date.now();
+  private waitingSince: number | null = null;
   private reason: ImageFetchError | null = null;
 
   constructor(private readonly options: DownloadBudgetOptions) {
     const tickMs = options.tickMs ?? 1_000;
     const window = Math.max(1, Math.round(options.windowMs / tickMs));
     this.timer = setInterval(() => {
-      if (Date.now() - this.started >= options.deadlineMs) {
+      const now = Date.now();
+      if (now - this.started >= options.deadlineMs) {
         return this.stop(
           `The download did not finish within ${Math.round(options.deadlineMs / 1000)} s (limits.importDeadlineSeconds)`,
         );
       }
-      const counted = this.ticks.length >= window ? this.ticks.reduce((sum, bytes) => sum + bytes, 0) : null;
-      if (counted !== null && counted < (options.minBytesPerSecond * options.windowMs) / 1000) {
-        return this.stop(
-          `The download averaged ${Math.round(counted / (options.windowMs / 1000))} bytes/s over ${options.windowMs / 1000} s, ` +
-            `below the minimum of ${options.minBytesPerSecond} (limits.importMinBytesPerSecond)`,
-        );
+      this.settleWait(now);
+      if (this.ticks.length >= window && options.minBytesPerSecond > 0) {
+        const bytes = this.ticks.reduce((sum, tick) => sum + tick.bytes, 0);
+        const waitedMs = this.ticks.reduce((sum, tick) => sum + tick.waitedMs, 0);
+        if (waitedMs >= options.windowMs / 2 && bytes < (options.minBytesPerSecond * waitedMs) / 1000) {
+          return this.stop(
+            `The server sent ${Math.round(bytes / (waitedMs / 1000))} bytes/s over the last ${options.windowMs / 1000} s, ` +
+              `below the minimum of ${options.minBytesPerSecond} (limits.importMinBytesPerSecond)`,
+          );
+        }
       }
-      this.ticks.push(0);
+      this.ticks.push({ bytes: 0, waitedMs: 0 });
       if (this.ticks.length > window) this.ticks.shift();
+      this.tickStarted = now;
     }, tickMs);
     this.timer.unref();
   }
@@ -53,7 +66,21 @@ export class DownloadBudget {
 
   /** Records bytes received. */
   count(bytes: number): void {
-    this.ticks[this.ticks.length - 1]! += bytes;
+    this.ticks.at(-1)!.bytes += bytes;
+    this.settleWait(Date.now());
+    this.waitingSince = null;
+  }
+
+  /** The transfer asks the server for more: the time until `count` is the server's. */
+  waiting(): void {
+    this.waitingSince = Date.now();
+  }
+
+  /** Adds the wait so far (within the current tick) to the current tick. */
+  private settleWait(now: number): void {
+    if (this.waitingSince === null) return;
+    this.ticks.at(-1)!.waitedMs += now - Math.max(this.waitingSince, this.tickStarted);
+    this.waitingSince = now;
   }
 
   /** Why the budget stopped the download, or null when it did not. */

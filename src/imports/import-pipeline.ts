@@ -299,10 +299,12 @@ async function* counted(
   budget: DownloadBudget | null,
   progress: ProgressReporter,
 ): AsyncGenerator<Uint8Array> {
+  budget?.waiting();
   for await (const chunk of body) {
     budget?.count(chunk.length);
     progress.add(chunk.length);
     yield chunk;
+    budget?.waiting();
   }
 }
 
