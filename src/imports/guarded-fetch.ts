@@ -53,16 +53,7 @@ export class GuardedFetcher {
   async open(uri: string, init: { range?: [number, number]; signal?: AbortSignal } = {}): Promise<RemoteResponse> {
     let url = this.checkUrl(uri, uri);
     for (let hop = 0; ; hop++) {
-      const response = await request(url, {
-        dispatcher: this.agent,
-        method: 'GET',
-        signal: init.signal,
-        headers: {
-          'accept-encoding': 'identity',
-          'user-agent': 'imagegraph-import/1',
-          ...(init.range ? { range: `bytes=${init.range[0]}-${init.range[1]}` } : {}),
-        },
-      }).catch((error: unknown) => {
+      const response = await this.get(url, init).catch((error: unknown) => {
         throw toFetchError(uri, error);
       });
       if (REDIRECTS.has(response.statusCode)) {
@@ -81,6 +72,30 @@ export class GuardedFetcher {
         body: response.body,
         discard: () => discard(response.body),
       };
+    }
+  }
+
+  /**
+   * One GET, sent a second time (on a fresh connection) when the connection it went out on closed
+   * before any answer: a keep-alive connection the server was closing as the request was sent, which
+   * the server never read. A GET may be repeated; anything else fails as it did.
+   */
+  private async get(url: URL, init: { range?: [number, number]; signal?: AbortSignal }) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request(url, {
+          dispatcher: this.agent,
+          method: 'GET',
+          signal: init.signal,
+          headers: {
+            'accept-encoding': 'identity',
+            'user-agent': 'imagegraph-import/1',
+            ...(init.range ? { range: `bytes=${init.range[0]}-${init.range[1]}` } : {}),
+          },
+        });
+      } catch (error) {
+        if (attempt > 1 || init.signal?.aborted || (error as { code?: string }).code !== 'UND_ERR_SOCKET') throw error;
+      }
     }
   }
 

@@ -314,6 +314,29 @@ describe('HTTP and transport failures', () => {
     expectReason(error, 'CONNECTION_FAILED');
   });
 
+  it('sends a GET again on a fresh connection when the kept-alive one is closed as the request goes out', async () => {
+    // The server answers the first request of each connection and drops the connection at the second,
+    // unanswered: what a client sees when a server closes an idle keep-alive connection just then.
+    const served = new WeakMap<object, number>();
+    let dropped = 0;
+    const server = await startServer((req, res) => {
+      const count = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, count);
+      if (count > 1) {
+        dropped++;
+        req.socket.destroy();
+      } else res.end('ok');
+    });
+    const fetcher = makeFetcher({ allowedHosts: [server.hostPort] });
+    for (let i = 0; i < 3; i++) {
+      const response = await fetcher.open(`${server.origin}/`);
+      expect(response.status).toBe(200);
+      for await (const chunk of response.body) void chunk;
+    }
+    // At least one open went out on a kept-alive connection, was dropped, and was sent again.
+    expect(dropped).toBeGreaterThan(0);
+  });
+
   it('a server that never answers -> TIMEOUT after headersTimeoutMs', async () => {
     const server = await startServer(() => undefined);
     const fetcher = makeFetcher({ allowedHosts: [server.hostPort], headersTimeoutMs: 300 });
