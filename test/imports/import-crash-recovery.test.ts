@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sqlite as Database } from '../../src/providers/local/sqlite.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { killAll, type MainProcess, spawnMain, unusedPort } from '../support/main-process.js';
+import { killAll, type MainProcess, spawnMain } from '../support/main-process.js';
 import { stringify } from 'yaml';
 import { makeImages } from './formats/make-images.js';
 import { diskWithHead, type ImageServer, sha256Of, startImageServer } from '../support/image-server.js';
@@ -85,21 +85,22 @@ const imagesDir = () => join(dir, 'data', 'local', 'images');
 const filesOf = (providerId: string) => readdirSync(imagesDir()).filter((name) => name.includes(providerId));
 const partials = () => readdirSync(imagesDir()).filter((name) => name.startsWith('.partial-'));
 
-/** Starts the real entry point and resolves once it logs where it listens (on another port if one was taken meanwhile). */
-async function startMain(config: string, attempts = 3): Promise<Run> {
-  const port = await unusedPort();
-  const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: String(port) });
+/** Starts the real entry point on a port the system picks, and resolves once it logs where it listens. */
+async function startMain(config: string): Promise<Run> {
+  const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: '0' });
   const { child } = main;
   const deadline = Date.now() + 20_000;
-  while (!main.stdout().includes('"msg":"imagegraph listening')) {
-    if (child.exitCode !== null) {
-      if (attempts > 1 && main.stderr().includes('EADDRINUSE')) return startMain(config, attempts - 1);
-      throw new Error(`imagegraph exited with ${child.exitCode}: ${main.stderr()}`);
-    }
+  for (;;) {
+    const listening = main
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"imagegraph listening'))
+      .map((line) => JSON.parse(line) as { url: string })[0];
+    if (listening) return { ...main, url: listening.url };
+    if (child.exitCode !== null) throw new Error(`imagegraph exited with ${child.exitCode}: ${main.stderr()}`);
     if (Date.now() > deadline) throw new Error(`imagegraph did not start; stdout: ${main.stdout()}; stderr: ${main.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { ...main, url: `http://127.0.0.1:${port}/graphql` };
 }
 
 async function gql<T>(run: Run, query: string, variables: Record<string, unknown> = {}): Promise<T> {

@@ -16,7 +16,8 @@ export interface ScratchJob {
 /**
  * Where downloads wait to be converted: `<parent>/imagegraph-imports-<pid>-XXXX` (0700), one 0700
  * directory per import inside, files 0600, so no other user on the host can read an image or swap a
- * file under qemu-img. Directories left by a server that is no longer running are removed at start.
+ * file under qemu-img. Directories left by a server that is no longer running are removed when this
+ * one first needs scratch space.
  */
 export class ScratchSpace {
   private root: Promise<string> | null = null;

@@ -3,8 +3,8 @@
  * scratch space's permissions, the refusal when a tool is missing, and the header inspectors against
  * files qemu-img made (each unsafe one named by its problem, each safe one with qemu-img's virtual size).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +186,21 @@ describe('scratch space', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     await job.dispose();
     expect(() => statSync(job.dir)).toThrow();
+    await scratch.close();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  it("removes what a server that is no longer running left, and leaves a running one's alone", async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'imagegraph-scratch-units-'));
+    const deadPid = spawnSync('true').pid!; // exited by now
+    const abandoned = join(parent, `imagegraph-imports-${deadPid}-aaaa`);
+    const running = join(parent, `imagegraph-imports-${process.ppid}-bbbb`);
+    mkdirSync(join(abandoned, 'job-x'), { recursive: true });
+    mkdirSync(running);
+    const scratch = new ScratchSpace(parent);
+    await (await scratch.job()).dispose();
+    expect(existsSync(abandoned)).toBe(false);
+    expect(existsSync(running)).toBe(true);
     await scratch.close();
     rmSync(parent, { recursive: true, force: true });
   });
