@@ -45,7 +45,10 @@ export function startLimited(
   const child = spawn(command, commandArgs, {
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
     detached: true,
-    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    // glibc reserves up to 64 MiB of address space per malloc arena, up to 8 per core: with
+    // qemu-img's worker threads that alone can pass the --as limit, and qemu aborts starting a thread.
+    // Two arenas keep the limit about what the tool allocates, not how many threads it started.
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', MALLOC_ARENA_MAX: '2' },
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-STDERR_KEPT_BYTES)));
