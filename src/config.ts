@@ -189,6 +189,25 @@ const LimitsConfigSchema = z.strictObject({
   circuitBreakerResetMs: z.number().int().positive().default(5_000),
 });
 
+const CoordinationConfigSchema = z.strictObject({
+  /** Several replicas serving the same regions meet here; unset, everything stays in this process. */
+  redis: z
+    .strictObject({
+      /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
+      url: z.url({ protocol: /^rediss?$/ }),
+      /** Prefix of every key and channel, so that several deployments can share one Redis. */
+      keyPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+$/)
+        .default('imagegraph'),
+      /** Deadline of a Redis command made for a request; past it the mutation is refused as unavailable. */
+      commandTimeoutMs: z.number().int().positive().default(2_000),
+    })
+    .optional(),
+  /** A replica holds a running import this long without renewing (it renews every half); a dead replica's imports move on after it. */
+  leaseSeconds: z.number().int().min(5).max(600).default(30),
+});
+
 /** Dev mode trusts every request, so it may only be reachable from this machine. */
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
@@ -201,6 +220,7 @@ export const ConfigSchema = z
     auth: AuthConfigSchema.default({ mode: 'dev' }),
     imports: ImportsConfigSchema.default(ImportsConfigSchema.parse({})),
     limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
+    coordination: CoordinationConfigSchema.default(CoordinationConfigSchema.parse({})),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     regions: z
       .array(RegionConfigSchema)
@@ -208,6 +228,12 @@ export const ConfigSchema = z
       .refine((regions) => new Set(regions.map((r) => r.id)).size === regions.length, {
         message: 'region ids must be unique',
       }),
+  })
+  .refine((config) => !config.coordination.redis || config.regions.every((region) => region.provider.type !== 'local'), {
+    path: ['coordination', 'redis'],
+    message:
+      'local regions keep their database and image files on one host, so replicas on other hosts cannot serve them; ' +
+      'coordination.redis is for OpenStack regions only: serve local regions from a single imagegraph without coordination',
   })
   .refine((config) => config.auth.mode !== 'dev' || isLoopbackHost(config.server.host), {
     path: ['server', 'host'],
@@ -218,6 +244,7 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type LimitsConfig = z.infer<typeof LimitsConfigSchema>;
+export type CoordinationConfig = z.infer<typeof CoordinationConfigSchema>;
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type RegionConfig = z.infer<typeof RegionConfigSchema>;
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;

@@ -77,8 +77,16 @@ export class ProviderUnavailableError extends DomainError {
   constructor(
     readonly region: string,
     options?: ErrorOptions,
+    message = `The image provider of region "${region}" is unavailable; try again later`,
   ) {
-    super(`The image provider of region "${region}" is unavailable; try again later`, options);
+    super(message, options);
+  }
+}
+
+/** The replicas' shared queue and counters (Redis) cannot answer: a mutation that needs them is refused, and nothing was created. */
+export class CoordinationUnavailableError extends ProviderUnavailableError {
+  constructor(region: string, reason: string, options?: ErrorOptions) {
+    super(region, options, `Imports cannot be accepted in region "${region}" now: ${reason}; try again later`);
   }
 }
 

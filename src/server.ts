@@ -54,7 +54,7 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
   const ops = createServerAdapter(() => new Response('Not found', { status: 404 }), {
     plugins: [
       useHealthRoute(),
-      useReadinessRoute({ providers: services.providers }),
+      useReadinessRoute({ providers: services.providers, coordination: services.coordination }),
       useMetricsRoute({ metrics: services.metrics }),
     ],
   });
@@ -84,7 +84,7 @@ export async function createImagegraph(config: Config, options: ImagegraphOption
     yoga,
     ops: async (request) => ops.fetch(request),
     provider: (region) => services.providers.get(region),
-    importsIdle: () => services.imports.runner.idle(),
+    importsIdle: () => services.imports.queue.idle(),
     listen: async () => {
       const base = await start(yoga, config.server.host, config.server.port);
       const opsUrl = await start(ops, config.server.opsHost, opsPortOf(config.server));
@@ -130,7 +130,10 @@ function createGraphQLServer(services: Services): YogaServerInstance<Record<stri
       useRequestLog({ logger, metrics }),
       useHealthRoute(),
       ...(opsToken
-        ? [useReadinessRoute({ providers: services.providers, token: opsToken }), useMetricsRoute({ metrics, token: opsToken })]
+        ? [
+            useReadinessRoute({ providers: services.providers, token: opsToken, coordination: services.coordination }),
+            useMetricsRoute({ metrics, token: opsToken }),
+          ]
         : []),
       useGraphiQLAssets(),
       useRequestBody({ maxBodyBytes: limits.maxBodyBytes, metrics }),

@@ -2,15 +2,17 @@ import { RegionAccessPolicy } from './access/region-access-policy.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { createAuthenticator } from './auth/create-authenticator.js';
 import type { Config } from './config.js';
+import { type Coordination, createCoordination } from './coordination/coordination.js';
 import { ImageEvents } from './image-events.js';
 import { ImageWatcher } from './image-watcher.js';
 import { ConversionTools } from './imports/conversion/conversion-tools.js';
 import { ScratchSpace } from './imports/conversion/scratch-space.js';
 import { GuardedFetcher } from './imports/guarded-fetch.js';
+import { ImportExecutor } from './imports/import-executor.js';
 import { ImportLimits } from './imports/import-limits.js';
 import { ImportPipeline } from './imports/import-pipeline.js';
 import { ProgressBoard } from './imports/import-progress.js';
-import { ImportRunner } from './imports/import-runner.js';
+import type { ImportQueue } from './imports/import-queue.js';
 import { RequestRateLimiter } from './limits/request-rate-limiter.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -29,16 +31,18 @@ export interface Services {
   imports: Imports;
   events: ImageEvents;
   watcher: ImageWatcher;
+  /** Alone, or with the other replicas through Redis. */
+  coordination: Coordination;
   /** Resumes what a previous run left unfinished; called once before serving. */
   start(): Promise<void>;
   /** Stops watchers and imports (left resumable) and closes the providers. */
   close(): Promise<void>;
 }
 
-/** What imports need: the pipeline (peek, rules, conversion, storage), the background runner, and what running imports report. */
+/** What imports need: the pipeline (peek, rules, conversion, storage), the queue that runs them, and what running imports report. */
 export interface Imports {
   pipeline: ImportPipeline;
-  runner: ImportRunner;
+  queue: ImportQueue;
   progress: ProgressBoard;
 }
 
@@ -77,14 +81,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     minBytesPerSecond: limits.importMinBytesPerSecond,
     throughputWindowMs: limits.importThroughputWindowSeconds * 1000,
   });
-  const runner = new ImportRunner({
-    providers,
-    pipeline,
-    events,
-    logger: logger.child({ component: 'imports' }),
-    maxConcurrent: config.imports.maxConcurrent,
-    perOwner: limits.importsPerOrganization,
-  });
+  const executor = new ImportExecutor({ providers, pipeline, events, logger: logger.child({ component: 'imports' }) });
+  const coordination = createCoordination(config, { providers, executor, events, logger });
+  const queue = coordination.queue;
   const progress = new ProgressBoard(events);
   const watcher = new ImageWatcher({
     providers,
@@ -97,19 +96,20 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     logger,
     metrics,
     authenticator: await createAuthenticator(config.auth),
-    rateLimiter: new RequestRateLimiter(limits.rateLimit),
+    rateLimiter: new RequestRateLimiter(limits.rateLimit, coordination.counters),
     accessPolicy: new RegionAccessPolicy(config.regions),
     providers,
-    imports: { pipeline, runner, progress },
+    imports: { pipeline, queue, progress },
     events,
     watcher,
+    coordination,
     start: async () => {
       await Promise.all(providers.entries().map(([region, provider]) => prepareProvider(region, provider, logger)));
-      await runner.resumeInterrupted();
+      await queue.resumeInterrupted();
     },
     close: async () => {
       watcher.close();
-      await runner.close();
+      await coordination.close();
       await fetcher.close();
       await scratch.close();
       await providers.close();

@@ -65,9 +65,10 @@ export class ProgressBoard {
 
   constructor(events: ImageEvents) {
     events.subscribeAll((event) => {
-      if (event.kind !== 'progress') return;
       const key = `${event.region}\u0000${event.id}`;
-      if (event.progress) this.entries.set(key, event.progress);
+      // A status change ends what was known: a replica killed mid-import never sends its last (null) progress.
+      if (event.kind !== 'progress') this.entries.delete(key);
+      else if (event.progress) this.entries.set(key, event.progress);
       else this.entries.delete(key);
     });
   }

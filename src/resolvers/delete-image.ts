@@ -17,7 +17,7 @@ export async function deleteImage(ctx: Context, id: string): Promise<{ deletedIm
   switch (outcome.result) {
     case 'deleted':
       // After the delete, so a refused delete leaves the import running; the provider drops late bytes.
-      ctx.imports.runner.cancel(region, record.id);
+      await ctx.imports.queue.cancel(region, record.id);
       ctx.events.publish({ region, id: record.id, kind: 'deleted' });
       return { deletedImageId: id };
     case 'not-found':

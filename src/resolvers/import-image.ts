@@ -23,7 +23,7 @@ export async function importImage(ctx: Context, input: ImportImageInput): Promis
     const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
     if (existing) return { image: { region, record: retried(idempotency, { result: 'existing', ...existing }) } };
   }
-  const reservation = ctx.imports.runner.reserve(owner);
+  const reservation = await ctx.imports.queue.reserve(owner, region);
   try {
     const plan = await ctx.imports.pipeline.check(region, input.uri, input.convert ?? true);
     const sourceFormat = sourceFormatOf(plan);
