@@ -8,6 +8,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 wanted=(
   qemu-img:qemu-utils sfdisk:fdisk sgdisk:gdisk xorriso:xorriso cryptsetup:cryptsetup-bin
   mkfs.ext4:e2fsprogs xz:xz-utils zstd:zstd bzip2:bzip2 prlimit:util-linux zip:zip chromium:chromium
+  redis-server:redis-server
 )
 missing=()
 for pair in "${wanted[@]}"; do

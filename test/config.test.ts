@@ -120,6 +120,7 @@ describe('loadConfig with a YAML file', () => {
       conversionTimeoutSeconds: 1800,
       conversionMemoryBytes: 2 ** 30,
     });
+    expect(config.coordination).toEqual({ leaseSeconds: 30 });
     expect(config.logLevel).toBe('info');
   });
 
@@ -252,6 +253,36 @@ describe('parseConfig', () => {
 
     expect(error.message).toContain('region ids must be unique');
     expect(error.message).toContain('regions');
+  });
+
+  it('refuses local regions under Redis coordination, saying why and what to do', () => {
+    const error = configErrorOf(() =>
+      parseConfig({ regions: [LOCAL_REGION], coordination: { redis: { url: 'redis://127.0.0.1:6379' } } }),
+    );
+
+    expect(error.message).toContain('coordination.redis');
+    expect(error.message).toContain('local regions keep their database and image files on one host');
+    expect(error.message).toContain('serve local regions from a single imagegraph without coordination');
+  });
+
+  it('takes a Redis URL with its defaults for coordination, and refuses other schemes', () => {
+    const glance = {
+      id: 'os',
+      name: 'OpenStack',
+      provider: {
+        type: 'openstack',
+        imageUrl: 'http://127.0.0.1:9292',
+        auth: { type: 'trusted-headers', projectId: 'p', userId: 'u' },
+      },
+    };
+    const config = parseConfig({ regions: [glance], coordination: { redis: { url: 'rediss://user:pw@redis.internal:6380/2' } } });
+    expect(config.coordination).toEqual({
+      redis: { url: 'rediss://user:pw@redis.internal:6380/2', keyPrefix: 'imagegraph', commandTimeoutMs: 2_000 },
+      leaseSeconds: 30,
+    });
+    expect(
+      configErrorOf(() => parseConfig({ regions: [glance], coordination: { redis: { url: 'http://redis:6379' } } })).message,
+    ).toContain('coordination.redis.url');
   });
 
   it('rejects a config without regions', () => {

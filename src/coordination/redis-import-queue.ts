@@ -210,6 +210,7 @@ export class RedisImportQueue implements ImportQueue {
       return;
     }
     if (job.stalledCounter > 0) log.info({ interruptions: job.stalledCounter }, 'taking over an import whose replica stopped');
+    else log.info('running import');
     const end = await this.options.executor.run(data, signal, () => this.stopping);
     if (end === 'stopped') {
       // Shutting down: back to the queue at once for another replica (or this one, restarted).

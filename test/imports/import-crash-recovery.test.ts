@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sqlite as Database } from '../../src/providers/local/sqlite.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { killAll, type MainProcess, spawnMain } from '../support/main-process.js';
+import { killAll, type ListeningProcess, startListening } from '../support/main-process.js';
 import { stringify } from 'yaml';
 import { makeImages } from './formats/make-images.js';
 import { diskWithHead, type ImageServer, sha256Of, startImageServer } from '../support/image-server.js';
@@ -27,9 +27,7 @@ interface ImageView {
   checksum: { algorithm: string; value: string } | null;
 }
 
-interface Run extends MainProcess {
-  url: string;
-}
+type Run = ListeningProcess;
 
 let corpusDir: string;
 let disk: ReturnType<typeof diskWithHead>;
@@ -85,23 +83,7 @@ const imagesDir = () => join(dir, 'data', 'local', 'images');
 const filesOf = (providerId: string) => readdirSync(imagesDir()).filter((name) => name.includes(providerId));
 const partials = () => readdirSync(imagesDir()).filter((name) => name.startsWith('.partial-'));
 
-/** Starts the real entry point on a port the system picks, and resolves once it logs where it listens. */
-async function startMain(config: string): Promise<Run> {
-  const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: '0' });
-  const { child } = main;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const listening = main
-      .stdout()
-      .split('\n')
-      .filter((line) => line.includes('"msg":"imagegraph listening'))
-      .map((line) => JSON.parse(line) as { url: string })[0];
-    if (listening) return { ...main, url: listening.url };
-    if (child.exitCode !== null) throw new Error(`imagegraph exited with ${child.exitCode}: ${main.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`imagegraph did not start; stdout: ${main.stdout()}; stderr: ${main.stderr()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const startMain = startListening;
 
 async function gql<T>(run: Run, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(run.url, {

@@ -65,3 +65,27 @@ export async function killAll(): Promise<void> {
   );
   running.clear();
 }
+
+export interface ListeningProcess extends MainProcess {
+  /** The GraphQL endpoint. */
+  url: string;
+  /** The operations listener (/health, /ready, /metrics). */
+  opsUrl: string;
+}
+
+/** Starts the real entry point on ports the system picks, and resolves once it logs where it listens. */
+export async function startListening(config: string, timeoutMs = 20_000): Promise<ListeningProcess> {
+  const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: '0' });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listening = main
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"imagegraph listening'))
+      .map((line) => JSON.parse(line) as { url: string; opsUrl: string })[0];
+    if (listening) return { ...main, url: listening.url, opsUrl: listening.opsUrl };
+    if (main.child.exitCode !== null) throw new Error(`imagegraph exited with ${main.child.exitCode}: ${main.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`imagegraph did not start; stdout: ${main.stdout()}; stderr: ${main.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

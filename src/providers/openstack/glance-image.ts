@@ -49,6 +49,8 @@ export const P = {
   softwareVersions: `${RESERVED_PREFIX}software_versions`,
   sha256: `${RESERVED_PREFIX}sha256`,
   failedReason: `${RESERVED_PREFIX}failed_reason`,
+  /** Set when a replica starts running the import (''=not running): Glance keeps a streamed upload `queued`. */
+  importStartedAt: `${RESERVED_PREFIX}import_started_at`,
   usePrefix: `${RESERVED_PREFIX}use.`,
   protectedByUses: `${RESERVED_PREFIX}protected_by_uses`,
 } as const;
@@ -109,7 +111,10 @@ export type GlanceImage = {
   updated_at: string;
 } & Record<string, unknown>;
 
-/** Glance statuses to the contract's; a failed upload or web-download stays `queued`, see failed_reason. */
+/**
+ * Glance statuses to the contract's; a failed upload or web-download stays `queued`, see failed_reason,
+ * and so does an image while its bytes stream in, see import_started_at.
+ */
 const STATUS: Record<string, ImageStatus> = {
   queued: 'PENDING',
   saving: 'CREATING',
@@ -121,6 +126,7 @@ const STATUS: Record<string, ImageStatus> = {
 export function glanceStatus(image: GlanceImage): { status: ImageStatus; statusReason: string | null } {
   const failed = str(image, P.failedReason);
   if (failed) return { status: 'FAILED', statusReason: failed };
+  if (image.status === 'queued' && str(image, P.importStartedAt)) return { status: 'CREATING', statusReason: null };
   const status = STATUS[image.status];
   if (status) return { status, statusReason: null };
   return { status: 'FAILED', statusReason: `The image is ${image.status} at Glance` };

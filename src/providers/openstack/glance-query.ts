@@ -5,14 +5,14 @@ import { matchesStandard, standardFilterParams } from './standard-properties.js'
 /**
  * Contract filters as Glance query parameters. What Glance cannot express exactly is pushed down as a
  * superset and finished by `residual` on each fetched page (never on a whole listing):
- * - status: FAILED imports stay `queued` in Glance (with imagegraph.failed_reason), so PENDING and
- *   FAILED both ask for `queued`;
+ * - status: FAILED imports stay `queued` in Glance (with imagegraph.failed_reason), and so do running
+ *   ones (with imagegraph.import_started_at), so PENDING, CREATING and FAILED all ask for `queued`;
  * - createdBefore: Glance honours only one `created_at` parameter (see createdAtParam);
  * - scope: "public OR these organizations" is one query per stream (see `streams`), merged in order.
  */
 const GLANCE_STATUSES: Record<ImageStatus, string[]> = {
   PENDING: ['queued'],
-  CREATING: ['saving', 'uploading', 'importing'],
+  CREATING: ['queued', 'saving', 'uploading', 'importing'],
   READY: ['active'],
   FAILED: ['queued', 'killed', 'deactivated'],
 };

@@ -190,6 +190,9 @@ export class OpenStackImageProvider implements ImageProvider {
     const ops: unknown[] = [];
     if (patch.status === 'FAILED')
       ops.push({ op: 'add', path: `/${P.failedReason}`, value: patch.statusReason ?? 'The import failed' });
+    // Written before the upload begins, so Glance keeps it when it saves the image at the upload's end.
+    if (patch.status === 'CREATING') ops.push({ op: 'add', path: `/${P.importStartedAt}`, value: new Date().toISOString() });
+    if (patch.status === 'PENDING') ops.push({ op: 'add', path: `/${P.importStartedAt}`, value: '' });
     if (patch.checksum?.algorithm === 'sha256') ops.push({ op: 'add', path: `/${P.sha256}`, value: patch.checksum.value });
     // Nova refuses a flavor whose root disk is smaller than min_disk: a raw image needs its whole size.
     if (patch.status === 'READY' && patch.sizeBytes)
