@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -58,6 +59,19 @@ const OpenStackProviderConfigSchema = z
 
 const ProviderConfigSchema = z.discriminatedUnion('type', [LocalProviderConfigSchema, OpenStackProviderConfigSchema]);
 
+/** A PEM public key that is ECDSA P-256, the curve the seed's platform image signatures use. */
+const P256PublicKeySchema = z.string().refine(
+  (pem) => {
+    try {
+      const key = createPublicKey(pem);
+      return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a PEM public key of ECDSA P-256 (openssl ec -in key.pem -pubout)' },
+);
+
 const RegionConfigSchema = z.strictObject({
   id: RegionIdSchema,
   name: z.string().min(1),
@@ -65,6 +79,11 @@ const RegionConfigSchema = z.strictObject({
   /** Restricts the region to members of these organizations (and platform admins). */
   organizations: z.array(z.string().min(1)).min(1).optional(),
   provider: ProviderConfigSchema,
+  /**
+   * When set, PUBLIC images must carry a signature (imagegraph.signature; on Glance also unikorn:digest)
+   * that verifies against this key over the SHA-256 of their provider id; others are shown to platform admins only.
+   */
+  platformImages: z.strictObject({ publicKey: P256PublicKeySchema }).optional(),
 });
 
 const AuthConfigSchema = z.discriminatedUnion('mode', [

@@ -1,3 +1,4 @@
+import type { PlatformImageSignatures } from './access/platform-image-signatures.js';
 import type { RegionAccessLoader } from './access/region-access-loader.js';
 import { createRegionAccessLoader } from './access/region-access-loader.js';
 import type { Principal } from './auth/principal.js';
@@ -12,6 +13,8 @@ import type { Imports, Services } from './services.js';
 export interface Context {
   principal: Principal;
   requestId: string;
+  /** The time of the request: every comparison with "now" in it (deprecations) uses this one. */
+  now: Date;
   log: Logger;
   /** Ids of every configured region, in configuration order (visible or not). */
   configuredRegions: readonly string[];
@@ -20,6 +23,7 @@ export interface Context {
   /** The one way a request reaches a region's provider: reads shared within the request, every call counted. */
   provider(region: string): RequestProvider;
   imports: Imports;
+  signatures: PlatformImageSignatures;
   events: ImageEvents;
   watcher: ImageWatcher;
 }
@@ -30,11 +34,13 @@ export function createContext(services: Services, request: Request, requestId: s
   return {
     principal,
     requestId,
+    now: new Date(),
     log: services.logger.child({ requestId, subject: principal.subject }),
     configuredRegions: services.config.regions.map((region) => region.id),
     regionAccess: createRegionAccessLoader(services.accessPolicy, principal, services.metrics),
     provider: requestProviders(services.providers),
     imports: services.imports,
+    signatures: services.signatures,
     events: services.events,
     watcher: services.watcher,
   };

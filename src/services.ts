@@ -1,3 +1,4 @@
+import { PlatformImageSignatures } from './access/platform-image-signatures.js';
 import { RegionAccessPolicy } from './access/region-access-policy.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { createAuthenticator } from './auth/create-authenticator.js';
@@ -27,6 +28,8 @@ export interface Services {
   authenticator: Authenticator;
   rateLimiter: RequestRateLimiter;
   accessPolicy: RegionAccessPolicy;
+  /** Which PUBLIC images regions with a platform key show, and to whom. */
+  signatures: PlatformImageSignatures;
   providers: ProviderRegistry;
   imports: Imports;
   events: ImageEvents;
@@ -98,6 +101,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     authenticator: await createAuthenticator(config.auth),
     rateLimiter: new RequestRateLimiter(limits.rateLimit, coordination.counters),
     accessPolicy: new RegionAccessPolicy(config.regions),
+    signatures: new PlatformImageSignatures(config.regions),
     providers,
     imports: { pipeline, queue, progress },
     events,

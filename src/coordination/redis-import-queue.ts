@@ -4,6 +4,7 @@ import { CoordinationUnavailableError, QuotaExceededError } from '../errors.js';
 import type { ImageEvents } from '../image-events.js';
 import type { ImportExecutor } from '../imports/import-executor.js';
 import type { ImportJob, ImportQueue, ImportReservation } from '../imports/import-queue.js';
+import { resumeUnfinished } from '../imports/resume-unfinished.js';
 import type { Logger } from '../logger.js';
 import type { ProviderRegistry } from '../provider-access/provider-registry.js';
 import type { RedisClients } from './redis-clients.js';
@@ -27,7 +28,11 @@ export interface RedisImportQueueOptions {
 const MAX_INTERRUPTIONS = 2;
 /** How long a reservation holds a quota place before the image is created; a replica killed meanwhile cannot leak it. */
 const RESERVATION_MS = 5 * 60_000;
-const RESUME_RETRY_MS = 30_000;
+/** A job whose provider cannot answer before the import starts is tried again this often, for an hour. */
+const RETRY_MS = 30_000;
+const RETRIES = 120;
+/** How long shutdown waits for running imports to hand their jobs back before leaving them to the lease. */
+const CLOSE_MS = 5_000;
 const IDLE_POLL_MS = 100;
 
 type JobData = ImportJob;
@@ -35,20 +40,24 @@ type JobData = ImportJob;
 /**
  * The import queue shared by every replica (`coordination.redis`): a BullMQ queue whose jobs are
  * imports, one per image (the job id is region/image, so queuing twice is a no-op). A worker takes a
- * job with a lease it renews every half lease; a replica that dies stops renewing, and BullMQ's stall
- * check gives the job to another replica after the lease. A replica that loses its lease (a stall,
- * Redis away) aborts the import itself, so it is never uploaded twice at once.
+ * job with a lease it renews every quarter lease; a replica that dies stops renewing, and BullMQ's
+ * stall check (every half lease) gives the job to another replica. A replica that cannot renew (a
+ * stall, Redis away) aborts the import itself before its lease ends, so no image is uploaded twice at once.
  */
 export class RedisImportQueue implements ImportQueue {
   private readonly queue: Queue<JobData, void, 'import'>;
   private readonly worker: Worker<JobData, void, 'import'>;
   private readonly quota: RedisImportQuota;
   private readonly commandTimeoutMs: number;
+  /** When each running job's lease was last renewed (or taken). */
+  private readonly renewedAt = new Map<string, number>();
+  private readonly leaseLost = new Set<string>();
+  private readonly leaseWatch: NodeJS.Timeout;
   private stopping = false;
   private started = false;
 
   constructor(private readonly options: RedisImportQueueOptions) {
-    const { redis, leaseMs } = options;
+    const { redis, leaseMs, logger } = options;
     const prefix = redis.settings.keyPrefix;
     this.commandTimeoutMs = redis.settings.commandTimeoutMs;
     this.quota = new RedisImportQuota(redis.commands, prefix, options.perOwner);
@@ -56,7 +65,12 @@ export class RedisImportQueue implements ImportQueue {
     this.queue = new Queue<JobData, void, 'import'>('imports', {
       connection,
       prefix,
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+      defaultJobOptions: {
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: RETRIES,
+        backoff: { type: 'fixed', delay: RETRY_MS },
+      },
     });
     this.worker = new Worker<JobData, void, 'import'>('imports', (job, _token, signal) => this.process(job, signal!), {
       connection,
@@ -64,25 +78,29 @@ export class RedisImportQueue implements ImportQueue {
       autorun: false,
       concurrency: options.maxConcurrent,
       lockDuration: leaseMs,
-      stalledInterval: leaseMs,
+      lockRenewTime: leaseMs / 4,
+      stalledInterval: leaseMs / 2,
       // This queue fails an import after MAX_INTERRUPTIONS itself, with a reason on the image.
       maxStalledCount: MAX_INTERRUPTIONS + 1,
     });
-    this.worker.on('lockRenewalFailed', (jobIds) => {
-      for (const jobId of jobIds) {
-        options.logger.warn({ jobId }, 'lost the lease on a running import; stopping it here, another replica takes it over');
-        this.worker.cancelJob(jobId, 'lease lost');
-      }
+    this.worker.on('locksRenewed', ({ jobIds }) => {
+      for (const jobId of jobIds) if (this.renewedAt.has(jobId)) this.renewedAt.set(jobId, Date.now());
     });
-    this.worker.on('error', (error) => options.logger.warn({ err: error.message }, 'import worker: Redis error'));
-    this.queue.on('error', (error) => options.logger.debug({ err: error.message }, 'import queue: Redis error'));
+    this.worker.on('lockRenewalFailed', (jobIds) => jobIds.forEach((jobId) => this.loseLease(jobId)));
+    // A renewal that hangs (Redis unreachable) reports nothing: stop before another replica may take over.
+    this.leaseWatch = setInterval(() => {
+      for (const [jobId, renewed] of this.renewedAt) if (Date.now() - renewed > leaseMs * 0.75) this.loseLease(jobId);
+    }, leaseMs / 8).unref();
+    this.worker.on('error', (error) => logger.warn({ err: error.message }, 'import worker: Redis error'));
+    this.queue.on('error', (error) => logger.debug({ err: error.message }, 'import queue: Redis error'));
     options.events.subscribeAll((event) => {
       if (event.kind === 'deleted') this.worker.cancelJob(jobIdOf(event.region, event.id), 'image deleted');
     });
-    // Jobs queued while Redis was away (or lost with it) are queued again once it is back.
+    // Jobs queued while Redis was away (or lost with it) are queued again once it is back: after a
+    // lease, so that a replica whose job Redis forgot has noticed and stopped it first.
     let wasReady = true;
     redis.commands.on('ready', () => {
-      if (!wasReady && this.started && !this.stopping) void this.resumeInterrupted();
+      if (!wasReady && this.started && !this.stopping) setTimeout(() => void this.resumeInterrupted(), leaseMs).unref();
       wasReady = true;
     });
     redis.commands.on('close', () => (wasReady = false));
@@ -104,17 +122,14 @@ export class RedisImportQueue implements ImportQueue {
       start: (job) => {
         if (settled) return;
         settled = true;
-        const data = { ...job, owner };
         const jobId = jobIdOf(job.region, job.id);
-        this.quota
-          .convert(owner, reservation, jobId)
-          .then(() => this.queue.add('import', data, { jobId }))
-          .catch((error: unknown) =>
+        this.withDeadline(this.quota.convert(owner, reservation, jobId).then(() => this.add({ ...job, owner }))).catch(
+          (error: unknown) =>
             this.options.logger.warn(
               { region: job.region, imageId: job.id, err: error },
               'could not queue an accepted import; it stays PENDING and is queued when Redis answers again',
             ),
-          );
+        );
       },
       cancel: () => {
         if (settled) return;
@@ -124,17 +139,20 @@ export class RedisImportQueue implements ImportQueue {
     };
   }
 
-  async cancel(region: string, id: string): Promise<void> {
+  async cancel(region: string, id: string, owner: string | null): Promise<void> {
     const jobId = jobIdOf(region, id);
     this.worker.cancelJob(jobId, 'image deleted');
     try {
-      const job = await this.withDeadline(this.queue.getJob(jobId));
-      if (!job) return;
-      // A job running on another replica is locked: the 'deleted' event stops it there.
-      if (await job.isWaiting()) await job.remove();
-      await this.quota.release(job.data.owner, jobId);
+      await this.withDeadline(
+        (async () => {
+          const job = await this.queue.getJob(jobId);
+          // A job running on another replica is locked: the 'deleted' event stops it there.
+          if (job && (await job.isWaiting())) await job.remove();
+          await this.quota.release(owner, jobId);
+        })(),
+      );
     } catch (error) {
-      // The image is gone: whoever takes the job finds nothing to import.
+      // The image is gone: whoever takes the job finds nothing to import and gives the place back.
       this.options.logger.debug({ region, imageId: id, err: error }, 'could not drop a deleted image from the import queue');
     }
   }
@@ -144,34 +162,15 @@ export class RedisImportQueue implements ImportQueue {
       this.started = true;
       this.worker.run().catch((error: unknown) => this.options.logger.error({ err: error }, 'import worker stopped'));
     }
-    await Promise.all(this.options.providers.entries().map(([region]) => this.resumeRegion(region)));
-  }
-
-  private async resumeRegion(region: string): Promise<void> {
-    if (this.stopping) return;
-    try {
-      for (const image of await this.options.providers.get(region).listUnfinishedImports()) {
-        if (!image.source.uri) {
-          await this.options.executor.fail(region, image.id, 'The import was interrupted and has no source to resume from');
-          continue;
-        }
-        const jobId = jobIdOf(region, image.id);
-        const owner = image.organizationId;
-        await this.quota.hold(owner, jobId);
+    await resumeUnfinished({
+      ...this.options,
+      stopped: () => this.stopping,
+      enqueue: async (job) => {
+        await this.quota.hold(job.owner, jobIdOf(job.region, job.id));
         // Queuing an id that is queued or running already does nothing: a live replica keeps its import.
-        await this.queue.add(
-          'import',
-          { region, id: image.id, uri: image.source.uri, sourceFormat: image.source.format, owner },
-          { jobId },
-        );
-      }
-    } catch (error) {
-      this.options.logger.warn(
-        { region, err: error },
-        `cannot queue the region's unfinished imports yet; retrying in ${RESUME_RETRY_MS / 1000} s`,
-      );
-      setTimeout(() => void this.resumeRegion(region), RESUME_RETRY_MS).unref();
-    }
+        await this.add(job);
+      },
+    });
   }
 
   async idle(): Promise<void> {
@@ -184,15 +183,32 @@ export class RedisImportQueue implements ImportQueue {
 
   async close(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.leaseWatch);
     this.worker.cancelAllJobs('server shutting down');
-    await this.worker.close();
+    const closed = this.worker.close();
+    // With Redis away the hand-back cannot finish: the jobs are left to their leases.
+    const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), CLOSE_MS).unref());
+    if ((await Promise.race([closed, timer])) === 'late') await this.worker.close(true);
     await this.queue.close();
+  }
+
+  private add(job: ImportJob): Promise<unknown> {
+    return this.queue.add('import', job, { jobId: jobIdOf(job.region, job.id) });
+  }
+
+  private loseLease(jobId: string): void {
+    if (!this.renewedAt.delete(jobId)) return;
+    this.leaseLost.add(jobId);
+    this.options.logger.warn({ jobId }, 'lost the lease on a running import; stopping it here, another replica takes it over');
+    this.worker.cancelJob(jobId, 'lease lost');
   }
 
   private async process(job: Job<JobData, void, 'import'>, signal: AbortSignal): Promise<void> {
     const data = job.data;
     const jobId = job.id!;
+    if (this.stopping) return this.handBack(job); // taken as shutdown began
     const log = this.options.logger.child({ region: data.region, imageId: data.id, jobId });
+    // A provider that cannot answer throws here: BullMQ tries the job again in RETRY_MS.
     const [image] = await this.options.providers.get(data.region).getImages([data.id]);
     if (!image || (image.status !== 'PENDING' && image.status !== 'CREATING')) {
       // Finished or deleted while queued (or queued again after it finished).
@@ -211,13 +227,22 @@ export class RedisImportQueue implements ImportQueue {
     }
     if (job.stalledCounter > 0) log.info({ interruptions: job.stalledCounter }, 'taking over an import whose replica stopped');
     else log.info('running import');
-    const end = await this.options.executor.run(data, signal, () => this.stopping);
-    if (end === 'stopped') {
-      // Shutting down: back to the queue at once for another replica (or this one, restarted).
-      await job.moveToWait(job.token);
-      throw new WaitingError();
+    this.renewedAt.set(jobId, Date.now());
+    let end;
+    try {
+      end = await this.options.executor.run(data, signal, () => this.stopping);
+    } finally {
+      this.renewedAt.delete(jobId);
     }
+    if (this.leaseLost.delete(jobId)) return; // another replica runs it now, in its quota place
+    if (end === 'stopped') return this.handBack(job);
     await this.quota.release(data.owner, jobId).catch(() => undefined);
+  }
+
+  /** Shutting down: the job goes back to the queue at once, for another replica (or this one, restarted). */
+  private async handBack(job: Job<JobData, void, 'import'>): Promise<never> {
+    await job.moveToWait(job.token);
+    throw new WaitingError();
   }
 
   private withDeadline<T>(promise: Promise<T>): Promise<T> {

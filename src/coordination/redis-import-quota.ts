@@ -16,8 +16,7 @@ export class RedisImportQuota {
 
   /** Takes a place for `member` when the owner has fewer than `perOwner`; false when it has them all. */
   async take(owner: string | null, member: string, holdMs: number): Promise<boolean> {
-    const now = Date.now();
-    const taken = await this.redis.eval(TAKE, 1, this.key(owner), now, this.perOwner, member, now + holdMs);
+    const taken = await this.redis.eval(TAKE, 1, this.key(owner), this.perOwner, member, holdMs);
     return taken === 1;
   }
 
@@ -40,10 +39,12 @@ export class RedisImportQuota {
   }
 }
 
-// KEYS[1] the owner's set; ARGV: now, limit, member, holds-until.
+// KEYS[1] the owner's set; ARGV: limit, member, hold (ms). Redis's clock, so that replicas' clocks need not agree.
 const TAKE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 return 1
 `;

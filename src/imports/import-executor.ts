@@ -5,6 +5,7 @@ import type { ProviderRegistry } from '../provider-access/provider-registry.js';
 import { ImageGone, UploadRefused } from '../providers/errors.js';
 import type { ImagePatch } from '../providers/types.js';
 import { ConversionError } from './conversion/limited-process.js';
+import { CopySourceError } from './copy-image-data.js';
 import type { ImportPipeline } from './import-pipeline.js';
 import { ProgressReporter } from './import-progress.js';
 import type { ImportJob } from './import-queue.js';
@@ -82,7 +83,10 @@ export class ImportExecutor {
 
 /** A failure whose message says what happened: the image's statusReason, no stack trace in the log. */
 const isExplained = (error: unknown) =>
-  error instanceof DomainError || error instanceof UploadRefused || error instanceof ConversionError;
+  error instanceof DomainError ||
+  error instanceof UploadRefused ||
+  error instanceof ConversionError ||
+  error instanceof CopySourceError;
 
 function failureReason(error: unknown): string {
   if (error instanceof ImageFetchError) {
@@ -90,6 +94,7 @@ function failureReason(error: unknown): string {
   }
   if (error instanceof UploadRefused) return `The provider refused the image's bytes: ${error.message}`;
   if (error instanceof ConversionError) return `Converting the image failed: ${error.message}`;
+  if (error instanceof CopySourceError) return `Copying the image failed: ${error.message}`;
   if (error instanceof DomainError) return error.message;
   return "Storing the image failed because of an internal error; the operator's log has the details";
 }

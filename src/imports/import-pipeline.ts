@@ -11,6 +11,7 @@ import { decompressed } from './conversion/decompress.js';
 import { ConversionError, type ProcessLimits } from './conversion/limited-process.js';
 import { qemuImgConvert, qemuImgInfo } from './conversion/qemu-img.js';
 import type { ScratchJob, ScratchSpace } from './conversion/scratch-space.js';
+import { type CopySource, copyImageData } from './copy-image-data.js';
 import { DownloadBudget } from './download-budget.js';
 import { type Compression, DISK_FORMATS, type DiskFormat, isCompression, isDiskFormat } from './formats/convertible.js';
 import {
@@ -50,9 +51,12 @@ export interface ImportPipelineOptions {
 export interface PipelineJob {
   region: string;
   id: string;
+  /** Where an import downloads from ('' for a copy). */
   uri: string;
   /** What the peek found: null for a raw disk, else what will be converted (the image's source format). */
   sourceFormat: SourceFormat | null;
+  /** Present for a copy: the image whose bytes it reads, instead of a download. */
+  copyFrom?: CopySource;
 }
 
 /** What a finished import sets on its image. */
@@ -77,6 +81,7 @@ export class ImportPipeline {
 
   /** Fetches, checks, converts and stores the image's bytes; the size and checksum its READY patch carries. */
   async run(job: PipelineJob, signal: AbortSignal, progress: ProgressReporter): Promise<StoredImage> {
+    if (job.copyFrom) return copyImageData(this.options.providers, job.copyFrom, job, signal, progress);
     const provider = this.options.providers.get(job.region);
     if (provider.importFromUri) return this.throughProvider(provider, job, signal, progress);
     const expected = job.sourceFormat;

@@ -24,8 +24,8 @@ export interface ImportQueue {
    * reserved, queued or running already (ProviderUnavailableError when the shared queue cannot answer).
    */
   reserve(owner: string | null, region: string): Promise<ImportReservation>;
-  /** Stops an import (its image was deleted): dropped from the queue, or its download aborted wherever it runs. */
-  cancel(region: string, id: string): Promise<void>;
+  /** Stops an import (its image was deleted): dropped from the queue, or its download aborted wherever it runs; its place is given back. */
+  cancel(region: string, id: string, owner: string | null): Promise<void>;
   /** Queues every import the providers show PENDING or CREATING that nobody runs (a crash, a SIGKILL, a restart). */
   resumeInterrupted(): Promise<void>;
   /** Resolves when nothing is queued or running (for tests and benchmarks). */

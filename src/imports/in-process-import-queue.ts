@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { ProviderRegistry } from '../provider-access/provider-registry.js';
 import type { ImportExecutor } from './import-executor.js';
 import type { ImportJob, ImportQueue, ImportReservation } from './import-queue.js';
+import { resumeUnfinished } from './resume-unfinished.js';
 
 export interface InProcessImportQueueOptions {
   providers: ProviderRegistry;
@@ -13,8 +14,6 @@ export interface InProcessImportQueueOptions {
   /** Imports of one owner queued or running at once (limits.importsPerOrganization). */
   perOwner: number;
 }
-
-const RESUME_RETRY_MS = 30_000;
 
 /**
  * The import queue of a single replica (no `coordination`): accepted imports wait in memory and run a
@@ -59,39 +58,19 @@ export class InProcessImportQueue implements ImportQueue {
     return Promise.resolve();
   }
 
-  /** A region whose provider cannot answer now does not hold up the start: it is tried again later. */
   async resumeInterrupted(): Promise<void> {
-    await Promise.all(this.options.providers.entries().map(([region]) => this.resumeRegion(region)));
-  }
-
-  private async resumeRegion(region: string): Promise<void> {
-    if (this.stopping) return;
-    try {
-      for (const image of await this.options.providers.get(region).listUnfinishedImports()) {
-        if (!image.source.uri) {
-          await this.options.executor.fail(region, image.id, 'The import was interrupted and has no source to resume from');
-          continue;
-        }
-        if (image.status === 'CREATING') await this.options.executor.update(region, image.id, { status: 'PENDING' });
-        this.options.logger.info({ region, imageId: image.id }, 'resuming interrupted import');
+    await resumeUnfinished({
+      ...this.options,
+      stopped: () => this.stopping,
+      enqueue: async (job, image) => {
+        if (image.status === 'CREATING') await this.options.executor.update(job.region, job.id, { status: 'PENDING' });
+        this.options.logger.info({ region: job.region, imageId: job.id }, 'resuming interrupted import');
         // Accepted before the restart: it keeps its place even when the owner's quota is full now.
-        this.hold(image.organizationId ?? '', 1);
-        this.queue.push({
-          region,
-          id: image.id,
-          uri: image.source.uri,
-          sourceFormat: image.source.format,
-          owner: image.organizationId,
-        });
+        this.hold(job.owner ?? '', 1);
+        this.queue.push(job);
         this.pump();
-      }
-    } catch (error) {
-      this.options.logger.warn(
-        { region, err: error },
-        `cannot resume the region's interrupted imports yet; retrying in ${RESUME_RETRY_MS / 1000} s`,
-      );
-      setTimeout(() => void this.resumeRegion(region), RESUME_RETRY_MS).unref();
-    }
+      },
+    });
   }
 
   idle(): Promise<void> {

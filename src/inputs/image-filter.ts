@@ -7,7 +7,7 @@ type Maybe<T> = T | null | undefined;
 
 /** `ImageFilter` as GraphQL hands it over: every condition optional, absent and null alike. */
 export interface ImageFilterInput {
-  scope?: Maybe<'AVAILABLE' | 'OWNED'>;
+  scope?: Maybe<'AVAILABLE' | 'OWNED' | 'SHARED'>;
   organizations?: Maybe<string[]>;
   status?: Maybe<ImageStatus[]>;
   names?: Maybe<string[]>;
@@ -20,6 +20,7 @@ export interface ImageFilterInput {
   tags?: Maybe<TagInput[]>;
   createdAfter?: Maybe<Date>;
   createdBefore?: Maybe<Date>;
+  includeDeprecated?: Maybe<boolean>;
 }
 
 /** The arguments of `images`, `Region.images` and `Organization.images` (region aside). */

@@ -3,6 +3,7 @@ import type {
   CreateOutcome,
   DeleteOutcome,
   ImageFilter,
+  ImagePatch,
   ImagePage,
   ImageProvider,
   ImageQuery,
@@ -70,6 +71,13 @@ export class RequestProvider {
 
   deleteImage(id: string): Promise<DeleteOutcome> {
     return this.provider.deleteImage(id);
+  }
+
+  /** Changes an image (a lifecycle mutation); what this request knows of it is the changed image afterwards. */
+  async updateImage(id: string, patch: ImagePatch): Promise<ImageRecord | null> {
+    const image = await this.provider.updateImage(id, patch);
+    this.images.clear(id).prime(id, image);
+    return image;
   }
 
   /** Registers a use; what this request had loaded of the image's uses is read again afterwards. */

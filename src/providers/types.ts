@@ -19,7 +19,7 @@ export type OsKernel = 'LINUX';
 export type OsFamily = 'DEBIAN' | 'REDHAT' | 'OTHER';
 export type OsDistro = 'UBUNTU' | 'DEBIAN' | 'ROCKY' | 'ALMALINUX' | 'RHEL' | 'OTHER';
 export type GpuVendor = 'NVIDIA' | 'AMD';
-export type SourceKind = 'IMPORT' | 'SNAPSHOT' | 'PLATFORM';
+export type SourceKind = 'IMPORT' | 'SNAPSHOT' | 'PLATFORM' | 'COPY';
 /** The formats an import converts to raw (members of the contract's DetectedFormat). */
 export const SOURCE_FORMATS = ['QCOW2', 'QED', 'VMDK', 'VHD', 'VHDX', 'VDI', 'GZIP', 'XZ', 'ZSTD', 'BZIP2'] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
@@ -55,6 +55,14 @@ export interface ImageSource {
   createdBy: string | null;
   /** What an import fetched when it converted it to raw; null when it fetched a raw disk. */
   format: SourceFormat | null;
+  /** A COPY's source image (its global ID); null (or absent) for every other kind. */
+  sourceImageId?: string | null;
+}
+
+/** From when on an image is deprecated, and what to use instead (a global ID). */
+export interface Deprecation {
+  at: Date;
+  replacementId: string | null;
 }
 
 /** A registered use of an image by a consumer (a server, a cluster...). */
@@ -107,6 +115,12 @@ export interface ImageRecord {
   /** Minimum root disk (GiB) and memory (MiB) the provider asks for; null when unset. */
   minDiskGiB: number | null;
   minRamMiB: number | null;
+  /** Organizations the owner shared the image with, sorted. */
+  sharedWith: string[];
+  /** Null unless the image is (or will be, from `at` on) deprecated. */
+  deprecation: Deprecation | null;
+  /** The signature attached to the image (base64 ECDSA over SHA-256 of `id`), unverified: the server checks it. */
+  signature: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -127,6 +141,8 @@ export interface ImageScope {
   organizationIds: readonly string[] | 'all';
   /** Images no organization owns (platform admins only); a provider that has none ignores this. */
   includeUnassigned?: boolean;
+  /** Also images shared with any of these organizations (by whoever owns them). */
+  sharedWith?: readonly string[];
 }
 
 export interface ImageFilter {
@@ -142,6 +158,8 @@ export interface ImageFilter {
   tags?: Tag[];
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Leaves out images deprecated at or before this time (the query's "now"). */
+  deprecatedBy?: Date;
 }
 
 export type ImageOrderField = 'NAME' | 'CREATED_AT';
@@ -186,15 +204,34 @@ export interface Idempotency {
 /** Input for creating an image record; the provider assigns id, timestamps and (by default) PENDING. */
 export type NewImage = Omit<
   ImageRecord,
-  'id' | 'createdAt' | 'updatedAt' | 'status' | 'statusReason' | 'properties' | 'minDiskGiB' | 'minRamMiB'
+  | 'id'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'status'
+  | 'statusReason'
+  | 'properties'
+  | 'minDiskGiB'
+  | 'minRamMiB'
+  | 'sharedWith'
+  | 'deprecation'
+  | 'signature'
 > &
   Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'createdAt'>> & {
     /** Scoped to the owning organization (or the platform for PUBLIC images). */
     idempotency?: Idempotency;
   };
 
-/** What an import changes on an image as it goes. */
-export type ImagePatch = Partial<Pick<ImageRecord, 'status' | 'statusReason' | 'sizeBytes' | 'checksum'>>;
+/**
+ * What an import changes on an image as it goes, and what the lifecycle mutations change: one
+ * organization shared with or unshared (each atomic at the provider, so concurrent shares do not
+ * overwrite each other), the deprecation (null: none) and the signature (null: removed).
+ */
+export type ImagePatch = Partial<
+  Pick<ImageRecord, 'status' | 'statusReason' | 'sizeBytes' | 'checksum' | 'deprecation' | 'signature'>
+> & {
+  shareWith?: string;
+  unshareWith?: string;
+};
 
 /**
  * What creating an image came to: a new image; the image an earlier call with the same idempotency key

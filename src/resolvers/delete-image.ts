@@ -1,7 +1,7 @@
-import { requireMember } from '../auth/require-role.js';
 import type { Context } from '../context.js';
-import { ImageInUseError, ImageNotFoundError, ImageNotOwnedError, ImageProtectedError } from '../errors.js';
+import { ImageInUseError, ImageNotFoundError, ImageProtectedError } from '../errors.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
+import { requireOwnerRight } from './support/require-owner-right.js';
 
 /**
  * `deleteImage`: only the owning organization's MEMBERs (and platform admins, alone for PUBLIC images)
@@ -10,14 +10,13 @@ import { requireVisibleImage } from './support/load-visible-image.js';
 export async function deleteImage(ctx: Context, id: string): Promise<{ deletedImageId: string }> {
   const image = await requireVisibleImage(ctx, id, 'region-not-found');
   const { region, record } = image;
-  if (record.organizationId === null && !ctx.principal.platformAdmin) throw new ImageNotOwnedError(image);
-  if (record.organizationId !== null) requireMember(ctx.principal, record.organizationId, 'Deleting images');
+  requireOwnerRight(ctx, image, 'Deleting images');
 
   const outcome = await ctx.provider(region).deleteImage(record.id);
   switch (outcome.result) {
     case 'deleted':
       // After the delete, so a refused delete leaves the import running; the provider drops late bytes.
-      await ctx.imports.queue.cancel(region, record.id);
+      await ctx.imports.queue.cancel(region, record.id, record.organizationId);
       ctx.events.publish({ region, id: record.id, kind: 'deleted' });
       return { deletedImageId: id };
     case 'not-found':

@@ -1,11 +1,10 @@
 import { Repeater } from 'graphql-yoga';
-import { isImageVisible } from '../access/image-visibility.js';
 import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { ImageDeletedError, ImageNotFoundError } from '../errors.js';
 import type { ImageSnapshot } from '../image-watcher.js';
 import type { RegionImage } from '../providers/types.js';
-import { resolveImageRef } from './support/load-visible-image.js';
+import { canSee, resolveImageRef } from './support/load-visible-image.js';
 
 /**
  * `imageChanged(id)`: the image now, then again on every change of status, status reason, size,
@@ -26,7 +25,7 @@ export function imageChanged(ctx: Context, id: string): AsyncIterable<RegionImag
       for (;;) {
         const next = await Promise.race([snapshots.next(), stopped]);
         if (next.done) return stop();
-        if (!visible(ctx, next.value)) {
+        if (!visible(ctx, ref.region, next.value)) {
           if (seen === null) throw new ImageNotFoundError(id);
           // Deleted (or gone from the caller's sight) while followed: a last event says so.
           throw new ImageDeletedError(id);
@@ -52,8 +51,8 @@ function model(ctx: Context, region: string, { record, uses }: NonNullable<Image
   return { region, record };
 }
 
-function visible(ctx: Context, snapshot: ImageSnapshot): snapshot is NonNullable<ImageSnapshot> {
-  return snapshot !== null && isImageVisible(ctx.principal, snapshot.record);
+function visible(ctx: Context, region: string, snapshot: ImageSnapshot): snapshot is NonNullable<ImageSnapshot> {
+  return snapshot !== null && canSee(ctx, region, snapshot.record);
 }
 
 /** What a subscriber sees change: status, reason, size, the uses it may see, and the import's progress. */

@@ -4,7 +4,8 @@ import { InvalidInputError } from '../errors.js';
 import type { ImageFilterInput, ImageListArgs } from '../inputs/image-filter.js';
 import { DEFAULT_PAGE_SIZE } from '../inputs/pagination.js';
 import { PageKeyNotFound } from '../providers/errors.js';
-import { type ImageFilter, type ImageOrder, sortValue } from '../providers/types.js';
+import type { RequestProvider } from '../provider-access/request-providers.js';
+import { type ImageFilter, type ImageOrder, type ImageQuery, type ImageRecord, sortValue } from '../providers/types.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
 import type { ImageConnectionModel } from './support/models.js';
 import { requireRegion } from './support/require-region.js';
@@ -14,7 +15,7 @@ const DEFAULT_ORDER: ImageOrder = { field: 'NAME', direction: 'ASC' };
 /**
  * `images`, `Region.images` and `Organization.images`: one page of a region's images the caller may
  * see; with `owner`, only that organization's. Scope and filter go to the provider as one query;
- * nothing is filtered here.
+ * only the signature rule for platform images, which the provider cannot check, is applied here.
  */
 export async function images(ctx: Context, region: string, args: ImageListArgs, owner?: string): Promise<ImageConnectionModel> {
   await requireRegion(ctx, region);
@@ -26,11 +27,20 @@ export async function images(ctx: Context, region: string, args: ImageListArgs, 
       ? { scope: 'OWNED', organizations: [owner] }
       : { scope: args.filter?.scope ?? 'AVAILABLE', organizations: args.filter?.organizations ?? undefined },
   );
-  const filter = providerFilter(args.filter);
+  const filter = providerFilter(args.filter, ctx.now);
   const provider = ctx.provider(region);
-  const page = await provider
-    .queryImages({ scope, filter, order, first: args.first ?? DEFAULT_PAGE_SIZE, after })
-    .catch(cursorGone);
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  // Unverified platform images are hidden from this caller: pages are filled past them (see fillPage).
+  const hiding = scope.includePublic && ctx.signatures.requiredIn(region) && !ctx.principal.platformAdmin;
+  const page = await (
+    hiding
+      ? fillPage(
+          provider,
+          { scope, filter, order, first, after },
+          (record) => !ctx.signatures.hides(ctx.principal, region, record),
+        )
+      : provider.queryImages({ scope, filter, order, first, after })
+  ).catch(cursorGone);
   const edges = page.images.map((record) => ({
     cursor: encodeCursor(order, { value: sortValue(record, order.field), id: record.id }),
     node: { region, record },
@@ -44,8 +54,36 @@ export async function images(ctx: Context, region: string, args: ImageListArgs, 
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
-    totalCount: () => provider.countImages(scope, filter),
+    // The provider cannot count what only the server can verify.
+    totalCount: () => (hiding ? Promise.resolve(null) : provider.countImages(scope, filter)),
   };
+}
+
+/** Provider pages read to fill one page past images the server hides; past this, a short page ends early. */
+const MAX_FILL_ROUNDS = 10;
+
+/**
+ * A page of `first` images that `keep` accepts: provider pages are read on from the last image seen
+ * until one more than `first` is found, so the page is full and hasNextPage exact whatever is hidden.
+ */
+async function fillPage(
+  provider: RequestProvider,
+  query: ImageQuery,
+  keep: (record: ImageRecord) => boolean,
+): Promise<{ images: ImageRecord[]; hasNextPage: boolean }> {
+  const kept: ImageRecord[] = [];
+  let after = query.after;
+  for (let round = 0; round < MAX_FILL_ROUNDS; round++) {
+    const page = await provider.queryImages({ ...query, first: query.first + 1 - kept.length, after });
+    kept.push(...page.images.filter(keep));
+    const last = page.images.at(-1);
+    if (kept.length > query.first || !page.hasNextPage || !last) {
+      return { images: kept.slice(0, query.first), hasNextPage: kept.length > query.first };
+    }
+    after = { value: sortValue(last, query.order.field), id: last.id };
+  }
+  // Mostly hidden images: end this page here; the next one starts after the last image kept.
+  return { images: kept.slice(0, query.first), hasNextPage: true };
 }
 
 /** INVALID_INPUT on `after` when the provider no longer has the image the cursor points at. */
@@ -59,9 +97,12 @@ function cursorGone(error: unknown): never {
 }
 
 /** Drops absent conditions so that equal filters compare (and de-duplicate) equal. */
-function providerFilter(filter: ImageFilterInput | null | undefined): ImageFilter {
-  if (!filter) return {};
+function providerFilter(filter: ImageFilterInput | null | undefined, now: Date): ImageFilter {
+  // Deprecation is compared with the time of the query: one set for later takes effect by itself.
+  const deprecatedBy = filter?.includeDeprecated ? undefined : now;
+  if (!filter) return { deprecatedBy };
   const result: ImageFilter = {
+    deprecatedBy,
     statuses: filter.status ?? undefined,
     names: filter.names ?? undefined,
     architecture: filter.architecture ?? undefined,

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
-import { roleIn } from '../auth/principal.js';
 import type { Context } from '../context.js';
-import { IdempotencyConflictError, PermissionDeniedError } from '../errors.js';
 import { sourceFormatOf } from '../imports/import-plan.js';
 import type { ImportImageInput } from '../inputs/import-image.js';
-import type { CreateOutcome, Idempotency, NewImage, RegionImage, SourceFormat } from '../providers/types.js';
-import { stableStringify } from '../stable-json.js';
+import type { Idempotency, NewImage, RegionImage, SourceFormat } from '../providers/types.js';
+import { fingerprintOf, requireImportRight, retried } from './support/idempotent-create.js';
 import { requireRegion } from './support/require-region.js';
 
 /**
@@ -16,8 +13,8 @@ import { requireRegion } from './support/require-region.js';
 export async function importImage(ctx: Context, input: ImportImageInput): Promise<{ image: RegionImage }> {
   const region = (await requireRegion(ctx, input.region)).id;
   const owner = input.visibility === 'PUBLIC' ? null : input.organization!;
-  requireImportRight(ctx, owner);
-  const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprint(input) } : undefined;
+  requireImportRight(ctx, owner, 'Importing');
+  const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprintOf(input) } : undefined;
   const provider = ctx.provider(region);
   if (idempotency) {
     const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
@@ -39,38 +36,6 @@ export async function importImage(ctx: Context, input: ImportImageInput): Promis
     reservation.cancel();
     throw error;
   }
-}
-
-/** MEMBER or ADMIN of the owning organization; PUBLIC images are the platform admins' alone. */
-function requireImportRight(ctx: Context, owner: string | null): void {
-  if (ctx.principal.platformAdmin) return;
-  if (owner === null) throw new PermissionDeniedError('Only platform admins may import PUBLIC images');
-  const role = roleIn(ctx.principal, owner);
-  if (role !== 'MEMBER' && role !== 'ADMIN') {
-    throw new PermissionDeniedError(`Importing into organization "${owner}" needs the MEMBER or ADMIN role`);
-  }
-}
-
-/**
- * The one idempotency rule: a key used before answers the image it created when the input is the
- * same (a retry), and is a conflict when it is not, or when the provider can no longer use the key.
- */
-function retried(idempotency: Idempotency, outcome: Exclude<CreateOutcome, { result: 'created' }>) {
-  if (outcome.result === 'existing' && outcome.fingerprint === idempotency.fingerprint) return outcome.image;
-  throw new IdempotencyConflictError(idempotency.key);
-}
-
-/**
- * What makes two calls "the same input" for an idempotency key: everything but the key itself, with
- * absent and null alike and tags in any order, so a client's harmless re-serialisation is a retry.
- */
-function fingerprint(input: ImportImageInput): string {
-  const { idempotencyKey: _key, ...rest } = input;
-  const tags = [...(rest.tags ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
-  // convert: true is the default, left out so that keys used before the field existed still match.
-  const convert = rest.convert === false ? false : undefined;
-  const normalised = JSON.parse(JSON.stringify({ ...rest, tags, convert }, (_k, v: unknown) => (v === null ? undefined : v)));
-  return createHash('sha256').update(stableStringify(normalised)).digest('hex');
 }
 
 function newImage(

@@ -4,14 +4,15 @@ import { ImageNotFoundError, InvalidInputError } from '../errors.js';
 import type { ImageUseInput } from '../inputs/image-use.js';
 import type { RegionImage } from '../providers/types.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
+import { useOrganization } from './support/use-organization.js';
 
 /**
- * `registerImageUse`: by a MEMBER of the image's owner, or for a PUBLIC image of the organization the
- * use is registered for. Idempotent per image, organization, kind and consumerId.
+ * `registerImageUse`: by a MEMBER of the image's owner, or for a PUBLIC or shared image of the
+ * organization the use is registered for. Idempotent per image, organization, kind and consumerId.
  */
 export async function registerImageUse(ctx: Context, input: ImageUseInput): Promise<{ image: RegionImage }> {
   const image = await requireVisibleImage(ctx, input.image, 'image-not-found');
-  const organizationId = image.record.organizationId ?? input.organization;
+  const organizationId = useOrganization(image.record, input.organization);
   if (!organizationId) {
     throw new InvalidInputError([{ path: ['input', 'organization'], message: 'is required for a PUBLIC image' }]);
   }

@@ -5,14 +5,15 @@ import { ImageNotFoundError } from '../errors.js';
 import type { ImageUseInput } from '../inputs/image-use.js';
 import type { RegionImage } from '../providers/types.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
+import { useOrganization } from './support/use-organization.js';
 
 /**
- * `releaseImageUse`: releases the use held by the image's owner, or for a PUBLIC image by the named
- * organization or else every organization where the caller may change images. Idempotent.
+ * `releaseImageUse`: releases the use held by the image's owner, or for a PUBLIC or shared image by the
+ * named organization (a PUBLIC one's: else every organization where the caller may change images). Idempotent.
  */
 export async function releaseImageUse(ctx: Context, input: ImageUseInput): Promise<{ image: RegionImage }> {
   const image = await requireVisibleImage(ctx, input.image, 'image-not-found');
-  const named = image.record.organizationId ?? input.organization;
+  const named = useOrganization(image.record, input.organization);
   if (named) requireMember(ctx.principal, named, 'Releasing image uses');
   const release = {
     kind: input.kind,

@@ -82,12 +82,24 @@ export const ImageSourceKindEnum = describedEnum('ImageSourceKind', 'How an imag
   IMPORT: 'Imported from a remote URL with importImage.',
   SNAPSHOT: "A snapshot of a server's disk.",
   PLATFORM: 'Provided by the platform operator.',
+  COPY: 'Copied from another image with copyImage (source.sourceImageId names it).',
 });
 
 export const ImageScopeEnum = describedEnum('ImageScope', 'Which images a listing covers.', {
   AVAILABLE: "Public images plus the caller's organizations' images.",
   OWNED: "Only images owned by the caller's (or the named) organizations.",
+  SHARED: "Only images other organizations shared with the caller's (or the named) organizations.",
 });
+
+export const SignatureStatusEnum = describedEnum(
+  'SignatureStatus',
+  "A platform image's signature, checked against the region's key.",
+  {
+    VERIFIED: 'The signature verifies: the image is shown to everyone.',
+    INVALID: 'A signature is attached but does not verify: the image is shown to platform admins only.',
+    UNSIGNED: 'No signature is attached: the image is shown to platform admins only.',
+  },
+);
 
 export const ImageOrderFieldEnum = describedEnum('ImageOrderField', 'What images are sorted by.', {
   NAME: 'Image name (byte order), ties broken by ID.',

@@ -61,5 +61,10 @@ export const ImageSourceType = builder.objectRef<ImageSource>('ImageSource').imp
     kind: t.expose('kind', { type: ImageSourceKindEnum, description: 'How the image was made.' }),
     uri: t.exposeString('uri', { nullable: true, description: 'The URI an imported image was fetched from.' }),
     createdBy: t.exposeString('createdBy', { nullable: true, description: 'Subject of the principal that created the image.' }),
+    sourceImageId: t.id({
+      nullable: true,
+      description: 'The image a COPY was made from (its global ID; it may since have been deleted).',
+      resolve: (source) => source.sourceImageId ?? null,
+    }),
   }),
 });

@@ -2,6 +2,7 @@ import type { RegionImage } from '../providers/types.js';
 import { visibleUses } from '../resolvers/support/visible-uses.js';
 import { builder } from './builder.js';
 import { importProgress } from '../resolvers/import-progress.js';
+import { deprecation, sharedWith, signature } from '../resolvers/image-lifecycle-fields.js';
 import {
   ArchitectureEnum,
   DetectedFormatEnum,
@@ -19,6 +20,7 @@ import {
   SoftwareVersionType,
   TagType,
 } from './image-metadata.js';
+import { ImageDeprecationType, ImageSignatureType } from './image-lifecycle.js';
 import { ImageUseType } from './image-use.js';
 import { ImportProgressType } from './import-progress.js';
 import { NodeInterface } from './node.js';
@@ -132,6 +134,36 @@ Image.implement({
       nullable: true,
       description: 'How far a running import has come; null unless PENDING or CREATING.',
       resolve: (i, _args, ctx) => importProgress(ctx, i),
+    }),
+    sharedWith: t.field({
+      type: [Organization],
+      description: "Organizations this image is shared with; empty unless the caller is the owner's member or a platform admin.",
+      resolve: (i, _args, ctx) => sharedWith(ctx, i),
+    }),
+    deprecation: t.field({
+      type: ImageDeprecationType,
+      nullable: true,
+      description: 'When the image is (or will be) deprecated, and what to use instead; null when it is not.',
+      resolve: (i, _args, ctx) => deprecation(ctx, i),
+    }),
+    signature: t.field({
+      type: ImageSignatureType,
+      nullable: true,
+      description: 'Signature state of a PUBLIC image in a region that requires signed platform images; null otherwise.',
+      resolve: (i, _args, ctx) => signature(ctx, i),
+    }),
+  }),
+});
+
+ImageDeprecationType.implement({
+  description: 'A deprecated image keeps working and stays readable by id; default listings leave it out from `at` on.',
+  fields: (t) => ({
+    at: t.field({ type: 'DateTime', description: 'From when on the image is deprecated.', resolve: (d) => d.at }),
+    replacement: t.field({
+      type: Image,
+      nullable: true,
+      description: 'The image to use instead; null when none was named or the caller cannot see it.',
+      resolve: (d) => d.replacement,
     }),
   }),
 });

@@ -15,5 +15,7 @@ import './import-image.js';
 import './image-changed.js';
 import './delete-image.js';
 import './image-use-mutations.js';
+import './image-lifecycle-mutations.js';
+import './copy-image.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -29,7 +29,7 @@ export const ImageFilter = builder.inputRef<ImageFilterInput>('ImageFilter').imp
     scope: t.field({
       type: ImageScopeEnum,
       description:
-        "AVAILABLE (default): public images plus the caller's organizations' images. OWNED: only the organizations' own.",
+        "AVAILABLE (default): public images, the caller's organizations' images and those shared with them. OWNED: only the organizations' own. SHARED: only those shared with them.",
     }),
     organizations: t.idList({
       description: 'Restrict to these organizations (each must be one the caller may read; others are ignored).',
@@ -50,6 +50,9 @@ export const ImageFilter = builder.inputRef<ImageFilterInput>('ImageFilter').imp
     }),
     createdAfter: t.field({ type: 'DateTime', description: 'Created strictly after this time.' }),
     createdBefore: t.field({ type: 'DateTime', description: 'Created strictly before this time.' }),
+    includeDeprecated: t.boolean({
+      description: 'Deprecated images (deprecation time passed) are left out unless this is true.',
+    }),
   }),
 });
 

@@ -28,6 +28,8 @@ export interface TestRegion {
   provider?: ProviderKind;
   /** openstack kinds only: proxy (default) or web-download. */
   importMethod?: 'proxy' | 'web-download';
+  /** The region's `platformImages` (a PEM ECDSA P-256 public key): PUBLIC images must be signed. */
+  platformImages?: { publicKey: string };
   /**
    * openstack-keystone only: what to put in the region's `auth` instead of the defaults (the
    * suite's Keystone, the region's own project and credential, no regionName), e.g. a wrong secret.
@@ -106,6 +108,7 @@ export async function startTestServer(options: {
         id: r.id,
         name: r.name ?? r.id,
         ...(r.organizations ? { organizations: r.organizations } : {}),
+        ...(r.platformImages ? { platformImages: r.platformImages } : {}),
         provider: await providerConfig(r, dir, options.glanceUrl),
       })),
     ),

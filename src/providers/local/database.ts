@@ -79,6 +79,19 @@ const MIGRATIONS: readonly string[] = [
   -- What an import fetched when it converted it (QCOW2, XZ...); NULL for a raw download.
   ALTER TABLE images ADD COLUMN source_format TEXT;
   `,
+  `
+  -- Organizations an image is shared with; the primary key serves "shared with these organizations".
+  CREATE TABLE image_shares (
+    organization_id TEXT NOT NULL,
+    image_id        TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    PRIMARY KEY (organization_id, image_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX image_shares_image ON image_shares (image_id);
+  ALTER TABLE images ADD COLUMN deprecated_at TEXT;
+  ALTER TABLE images ADD COLUMN deprecation_replacement TEXT;
+  ALTER TABLE images ADD COLUMN signature TEXT;
+  ALTER TABLE images ADD COLUMN source_image_id TEXT;
+  `,
 ];
 
 /** Opens (creating if needed) the region's database in WAL mode and brings its schema up to date. */

@@ -24,12 +24,15 @@ export function whereClause(scope: ImageScope, filter: ImageFilter): SqlPart {
     add(`${column} IN (${values.map(() => '?').join(', ')})`, ...values);
 
   const orgs = scope.organizationIds;
+  const shared = scope.sharedWith?.length
+    ? `id IN (SELECT image_id FROM image_shares WHERE organization_id IN (${scope.sharedWith.map(() => '?').join(', ')}))`
+    : null;
   if (orgs === 'all') {
     if (!scope.includePublic) add(`visibility = 'ORGANIZATION'`);
   } else {
     const owned = orgs.length ? `organization_id IN (${orgs.map(() => '?').join(', ')})` : null;
-    const parts = [scope.includePublic ? `visibility = 'PUBLIC'` : null, owned].filter(Boolean);
-    add(parts.length ? `(${parts.join(' OR ')})` : '0', ...orgs);
+    const parts = [scope.includePublic ? `visibility = 'PUBLIC'` : null, owned, shared].filter(Boolean);
+    add(parts.length ? `(${parts.join(' OR ')})` : '0', ...orgs, ...(shared ? scope.sharedWith! : []));
   }
   if (filter.statuses?.length) inList('status', filter.statuses);
   if (filter.names?.length) inList('name', filter.names);
@@ -41,6 +44,8 @@ export function whereClause(scope: ImageScope, filter: ImageFilter): SqlPart {
   if (filter.gpuVendor) add('gpu_vendor = ?', filter.gpuVendor);
   if (filter.createdAfter) add('created_at > ?', filter.createdAfter.toISOString());
   if (filter.createdBefore) add('created_at < ?', filter.createdBefore.toISOString());
+  // Compared at query time, so a deprecation set for later takes effect by itself.
+  if (filter.deprecatedBy) add('(deprecated_at IS NULL OR deprecated_at > ?)', filter.deprecatedBy.toISOString());
   for (const tag of filter.tags ?? []) {
     add('EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.name = ? AND t.value = ?)', tag.name, tag.value);
   }

@@ -31,6 +31,10 @@ export interface ImageRow {
   created_by: string | null;
   created_at: string;
   updated_at: string;
+  deprecated_at: string | null;
+  deprecation_replacement: string | null;
+  signature: string | null;
+  source_image_id: string | null;
 }
 
 export const IMAGE_COLUMNS = [
@@ -63,9 +67,13 @@ export const IMAGE_COLUMNS = [
   'created_by',
   'created_at',
   'updated_at',
+  'deprecated_at',
+  'deprecation_replacement',
+  'signature',
+  'source_image_id',
 ] as const satisfies readonly (keyof ImageRow)[];
 
-export function rowToImage(row: ImageRow, tags: Tag[]): ImageRecord {
+export function rowToImage(row: ImageRow, tags: Tag[], sharedWith: string[]): ImageRecord {
   return {
     id: row.id,
     name: row.name,
@@ -94,11 +102,20 @@ export function rowToImage(row: ImageRow, tags: Tag[]): ImageRecord {
         : null,
     softwareVersions: JSON.parse(row.software_versions) as ImageRecord['softwareVersions'],
     tags,
-    source: { kind: row.source_kind, uri: row.source_uri, createdBy: row.created_by, format: row.source_format },
+    source: {
+      kind: row.source_kind,
+      uri: row.source_uri,
+      createdBy: row.created_by,
+      format: row.source_format,
+      sourceImageId: row.source_image_id,
+    },
     // The local provider keeps no properties of its own beyond the typed fields.
     properties: [],
     minDiskGiB: null,
     minRamMiB: null,
+    sharedWith,
+    deprecation: row.deprecated_at ? { at: new Date(row.deprecated_at), replacementId: row.deprecation_replacement } : null,
+    signature: row.signature,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -135,5 +152,9 @@ export function newImageToRow(id: string, image: NewImage, now: Date): ImageRow 
     created_by: image.source.createdBy,
     created_at: (image.createdAt ?? now).toISOString(),
     updated_at: now.toISOString(),
+    deprecated_at: null,
+    deprecation_replacement: null,
+    signature: null,
+    source_image_id: image.source.sourceImageId ?? null,
   };
 }

@@ -86,7 +86,7 @@ export class LocalImageProvider implements ImageProvider {
           properties: JSON.stringify(reservedProperties(image, key)),
         });
         for (const tag of image.tags) insertTag.run(row.id, tag.name, tag.value);
-        return { result: 'created', image: rowToImage(row, image.tags) };
+        return { result: 'created', image: rowToImage(row, image.tags, []) };
       })
       .immediate();
   }
@@ -102,11 +102,27 @@ export class LocalImageProvider implements ImageProvider {
       size_bytes: patch.sizeBytes,
       checksum_algorithm: patch.checksum === undefined ? undefined : (patch.checksum?.algorithm ?? null),
       checksum_value: patch.checksum === undefined ? undefined : (patch.checksum?.value ?? null),
+      deprecated_at: patch.deprecation === undefined ? undefined : (patch.deprecation?.at.toISOString() ?? null),
+      deprecation_replacement: patch.deprecation === undefined ? undefined : (patch.deprecation?.replacementId ?? null),
+      signature: patch.signature,
     };
     const set = Object.entries(columns).filter(([, value]) => value !== undefined);
     const assignments = [...set.map(([column]) => `${column} = @${column}`), 'updated_at = @updated_at'].join(', ');
     const values = { ...Object.fromEntries(set), updated_at: new Date().toISOString(), id };
-    const changed = this.db.prepare(`UPDATE images SET ${assignments} WHERE id = @id`).run(values).changes;
+    const changed = this.db
+      .transaction(() => {
+        const changes = this.db.prepare(`UPDATE images SET ${assignments} WHERE id = @id`).run(values).changes;
+        if (changes && patch.shareWith) {
+          this.db
+            .prepare('INSERT INTO image_shares (organization_id, image_id) VALUES (?, ?) ON CONFLICT DO NOTHING')
+            .run(patch.shareWith, id);
+        }
+        if (changes && patch.unshareWith) {
+          this.db.prepare('DELETE FROM image_shares WHERE organization_id = ? AND image_id = ?').run(patch.unshareWith, id);
+        }
+        return changes;
+      })
+      .immediate();
     // A FAILED image holds no bytes, even those a crash left between the rename and READY.
     if (patch.status === 'FAILED') await this.files.remove(id);
     return changed ? ((await this.getImages([id]))[0] ?? null) : null;
@@ -175,7 +191,8 @@ export class LocalImageProvider implements ImageProvider {
   async listUnfinishedImports(): Promise<ImageRecord[]> {
     const rows = this.db
       .prepare(
-        `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind = 'IMPORT' ORDER BY created_at`,
+        `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind IN ('IMPORT', 'COPY')
+         ORDER BY created_at`,
       )
       .all() as ImageRow[];
     return this.withTags(rows);
@@ -223,18 +240,29 @@ export class LocalImageProvider implements ImageProvider {
     return row ? { image: this.withTags([row])[0]!, fingerprint: row.idempotency_fingerprint } : null;
   }
 
-  /** Loads the tags of a page of rows in one query. */
+  /** Loads the tags and shares of a page of rows, one query each. */
   private withTags(rows: ImageRow[]): ImageRecord[] {
     if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.id);
+    const placeholders = ids.map(() => '?').join(', ');
     const tagRows = this.db
-      .prepare(`SELECT image_id, name, value FROM image_tags WHERE image_id IN (${rows.map(() => '?').join(', ')}) ORDER BY name`)
-      .all(...rows.map((row) => row.id)) as { image_id: string; name: string; value: string }[];
+      .prepare(`SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders}) ORDER BY name`)
+      .all(...ids) as { image_id: string; name: string; value: string }[];
     const tagsByImage = new Map<string, Tag[]>();
     for (const { image_id, name, value } of tagRows) {
       const tags = tagsByImage.get(image_id) ?? [];
       tags.push({ name, value });
       tagsByImage.set(image_id, tags);
     }
-    return rows.map((row) => rowToImage(row, tagsByImage.get(row.id) ?? []));
+    const shareRows = this.db
+      .prepare(`SELECT image_id, organization_id FROM image_shares WHERE image_id IN (${placeholders}) ORDER BY organization_id`)
+      .all(...ids) as { image_id: string; organization_id: string }[];
+    const sharesByImage = new Map<string, string[]>();
+    for (const { image_id, organization_id } of shareRows) {
+      const shares = sharesByImage.get(image_id) ?? [];
+      shares.push(organization_id);
+      sharesByImage.set(image_id, shares);
+    }
+    return rows.map((row) => rowToImage(row, tagsByImage.get(row.id) ?? [], sharesByImage.get(row.id) ?? []));
   }
 }

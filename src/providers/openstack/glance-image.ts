@@ -49,6 +49,12 @@ export const P = {
   softwareVersions: `${RESERVED_PREFIX}software_versions`,
   sha256: `${RESERVED_PREFIX}sha256`,
   failedReason: `${RESERVED_PREFIX}failed_reason`,
+  deprecatedAt: `${RESERVED_PREFIX}deprecated_at`,
+  deprecationReplacement: `${RESERVED_PREFIX}deprecation_replacement`,
+  signature: `${RESERVED_PREFIX}signature`,
+  sourceImageId: `${RESERVED_PREFIX}source_image_id`,
+  /** Sharing is a Glance tag `imagegraph.shared_with=<organization>`: Glance filters on tags, and adds or removes one atomically. */
+  sharedWithTag: `${RESERVED_PREFIX}shared_with=`,
   /** Set when a replica starts running the import (''=not running): Glance keeps a streamed upload `queued`. */
   importStartedAt: `${RESERVED_PREFIX}import_started_at`,
   usePrefix: `${RESERVED_PREFIX}use.`,
@@ -197,7 +203,7 @@ export function toRecord(image: GlanceImage, projectId: string): ImageRecord | n
       : null,
     softwareVersions: parseJson(str(image, P.softwareVersions), []),
     tags: image.tags
-      .filter((tag) => tag.includes('='))
+      .filter((tag) => tag.includes('=') && !isReservedName(tag))
       .map((tag) => ({ name: tag.slice(0, tag.indexOf('=')), value: tag.slice(tag.indexOf('=') + 1) }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
     source: {
@@ -205,13 +211,30 @@ export function toRecord(image: GlanceImage, projectId: string): ImageRecord | n
       uri: str(image, P.sourceUri),
       createdBy: str(image, P.createdBy),
       format: readSourceFormat(str(image, P.sourceFormat)),
+      sourceImageId: str(image, P.sourceImageId),
     },
     properties: untypedProperties(image),
     minDiskGiB: image.min_disk ? image.min_disk : null,
     minRamMiB: image.min_ram ? image.min_ram : null,
+    sharedWith: image.tags
+      .filter((tag) => tag.startsWith(P.sharedWithTag))
+      .map((tag) => tag.slice(P.sharedWithTag.length))
+      .sort(),
+    deprecation: deprecationOf(image),
+    // The seed's operators sign with unikorn's property; imagegraph's own wins when both are there.
+    signature: str(image, P.signature) ?? str(image, UNIKORN_DIGEST),
     createdAt: new Date(image.created_at),
     updatedAt: new Date(image.updated_at),
   };
+}
+
+/** What the seed's region service reads the platform image signature from. */
+export const UNIKORN_DIGEST = 'unikorn:digest';
+
+function deprecationOf(image: GlanceImage): ImageRecord['deprecation'] {
+  const at = str(image, P.deprecatedAt);
+  if (!at || Number.isNaN(Date.parse(at))) return null;
+  return { at: new Date(at), replacementId: str(image, P.deprecationReplacement) };
 }
 
 /** A legacy enum-name property, when it names a member of the typed field; else the field's reading of "missing". */
@@ -254,6 +277,7 @@ export function toGlanceCreate(image: NewImage, id: string): Record<string, unkn
     [P.gpuDriver]: image.gpu?.driver ?? null,
     [P.gpuModels]: image.gpu ? JSON.stringify(image.gpu.models) : null,
     [P.softwareVersions]: image.softwareVersions.length ? JSON.stringify(image.softwareVersions) : null,
+    [P.sourceImageId]: image.source.sourceImageId ?? null,
   };
   return {
     id,

@@ -8,7 +8,9 @@ import { matchesStandard, standardFilterParams } from './standard-properties.js'
  * - status: FAILED imports stay `queued` in Glance (with imagegraph.failed_reason), and so do running
  *   ones (with imagegraph.import_started_at), so PENDING, CREATING and FAILED all ask for `queued`;
  * - createdBefore: Glance honours only one `created_at` parameter (see createdAtParam);
- * - scope: "public OR these organizations" is one query per stream (see `streams`), merged in order.
+ * - scope: "public OR these organizations OR shared with them" is one query per stream (see `streams`),
+ *   merged in order;
+ * - deprecatedBy: Glance cannot ask for "no deprecated_at, or a later one", so it is residual only.
  */
 const GLANCE_STATUSES: Record<ImageStatus, string[]> = {
   PENDING: ['queued'],
@@ -54,6 +56,19 @@ export function streams(scope: ImageScope, projectId: string): Stream[] {
       result.push({
         params: [...own, ['visibility', 'all'], [P.organization, org]],
         keep: (image) => image.organizationId === org,
+      });
+    }
+    // Images shared with the caller's organizations: one listing per organization, each keeping an image
+    // only where no earlier part lists it (its owner's listing, or an earlier organization's share).
+    const owned = new Set(scope.organizationIds);
+    const sharedWith = scope.sharedWith ?? [];
+    for (const org of sharedWith) {
+      result.push({
+        params: [...own, ['visibility', 'all'], ['tag', `${P.sharedWithTag}${org}`]],
+        keep: (image) =>
+          !(image.organizationId !== null && owned.has(image.organizationId)) &&
+          !(scope.includePublic && image.visibility === 'PUBLIC') &&
+          sharedWith.find((candidate) => image.sharedWith.includes(candidate)) === org,
       });
     }
   }
@@ -104,6 +119,7 @@ export function residual(filter: ImageFilter): (image: ImageRecord) => boolean {
     (!filter.names?.length || filter.names.includes(image.name)) &&
     (!filter.createdAfter || image.createdAt > filter.createdAfter) &&
     (!filter.createdBefore || image.createdAt < filter.createdBefore) &&
+    (!filter.deprecatedBy || !image.deprecation || image.deprecation.at > filter.deprecatedBy) &&
     (filter.tags ?? []).every((tag) => image.tags.some((t) => t.name === tag.name && t.value === tag.value));
 }
 

@@ -193,11 +193,28 @@ export class OpenStackImageProvider implements ImageProvider {
     // Written before the upload begins, so Glance keeps it when it saves the image at the upload's end.
     if (patch.status === 'CREATING') ops.push({ op: 'add', path: `/${P.importStartedAt}`, value: new Date().toISOString() });
     if (patch.status === 'PENDING') ops.push({ op: 'add', path: `/${P.importStartedAt}`, value: '' });
+    // '' reads as unset (Glance's remove fails on a property that is not there).
+    if (patch.deprecation !== undefined) {
+      ops.push({ op: 'add', path: `/${P.deprecatedAt}`, value: patch.deprecation?.at.toISOString() ?? '' });
+      ops.push({ op: 'add', path: `/${P.deprecationReplacement}`, value: patch.deprecation?.replacementId ?? '' });
+    }
+    if (patch.signature !== undefined) ops.push({ op: 'add', path: `/${P.signature}`, value: patch.signature ?? '' });
     if (patch.checksum?.algorithm === 'sha256') ops.push({ op: 'add', path: `/${P.sha256}`, value: patch.checksum.value });
     // Nova refuses a flavor whose root disk is smaller than min_disk: a raw image needs its whole size.
     if (patch.status === 'READY' && patch.sizeBytes)
       ops.push({ op: 'replace', path: '/min_disk', value: Math.ceil(patch.sizeBytes / 2 ** 30) });
     try {
+      // One tag each: Glance adds and removes a tag atomically, so concurrent shares never overwrite each other.
+      if (patch.shareWith)
+        await this.glance.json('PUT', `/v2/images/${id}/tags/${encodeURIComponent(P.sharedWithTag + patch.shareWith)}`);
+      if (patch.unshareWith) {
+        await this.glance
+          .json('DELETE', `/v2/images/${id}/tags/${encodeURIComponent(P.sharedWithTag + patch.unshareWith)}`)
+          .catch((error: unknown) => {
+            // Not shared with it (already unshared): nothing to do; a missing image is found below.
+            if (!(error instanceof GlanceHttpError && error.status === 404)) throw error;
+          });
+      }
       let image = ops.length
         ? (await this.glance.json<GlanceImage>('PATCH', `/v2/images/${id}`, ops, PATCH_TYPE)).body
         : (await this.fetchImages([id])).get(id);
@@ -284,16 +301,24 @@ export class OpenStackImageProvider implements ImageProvider {
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
     const project = await this.options.auth.projectId();
-    const params: Params = [
-      ['owner', project],
-      ['status', 'queued'],
-      [P.sourceKind, 'IMPORT'],
-      ['limit', '1000'],
-    ];
-    const { body } = await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`);
-    return body.images
+    // Glance matches one value per property: one listing per kind that runs in the background.
+    const listings = await Promise.all(
+      (['IMPORT', 'COPY'] as const).map(async (kind) => {
+        const params: Params = [
+          ['owner', project],
+          ['status', 'queued'],
+          [P.sourceKind, kind],
+          ['limit', '1000'],
+        ];
+        return (await this.glance.json<{ images: GlanceImage[] }>('GET', `/v2/images?${toQueryString(params)}`)).body.images;
+      }),
+    );
+    // Queued with import_started_at is CREATING: a replica was running it (and may have died).
+    return listings
+      .flat()
       .map((image) => toRecord(image, project))
-      .filter((image): image is ImageRecord => image !== null && image.status === 'PENDING');
+      .filter((image): image is ImageRecord => image !== null && (image.status === 'PENDING' || image.status === 'CREATING'))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
   async deleteImage(id: string): Promise<DeleteOutcome> {
