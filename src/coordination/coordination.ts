@@ -34,12 +34,8 @@ export function createCoordination(config: Config, parts: CoordinationParts): Co
   const logger = parts.logger.child({ component: 'imports' });
   const settings = config.coordination.redis;
   if (!settings) {
-    return {
-      mode: 'embedded',
-      queue: new InProcessImportQueue({ ...parts, ...queueSettings, logger }),
-      unavailableReason: () => null,
-      close: async () => undefined,
-    };
+    const queue = new InProcessImportQueue({ ...parts, ...queueSettings, logger });
+    return { mode: 'embedded', queue, unavailableReason: () => null, close: () => queue.close() };
   }
   const redis = new RedisClients(settings, parts.logger.child({ component: 'coordination' }));
   parts.events.connect(new RedisEventBus(redis, parts.logger));

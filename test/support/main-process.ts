@@ -74,7 +74,7 @@ export interface ListeningProcess extends MainProcess {
 }
 
 /** Starts the real entry point on ports the system picks, and resolves once it logs where it listens. */
-export async function startListening(config: string, timeoutMs = 20_000): Promise<ListeningProcess> {
+export async function startListening(config: string, timeoutMs = 60_000): Promise<ListeningProcess> {
   const main = spawnMain({ IMAGEGRAPH_CONFIG: config, PORT: '0' });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
