@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { InvalidInputError } from '../errors.js';
-import type { NewImage, RegionImage } from '../providers/types.js';
-import { fingerprintOf, requireImportRight, retried } from './support/idempotent-create.js';
+import type { RegionImage } from '../providers/types.js';
+import { createInBackground, fingerprintOf, requireImportRight } from './support/idempotent-create.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
 import { requireRegion } from './support/require-region.js';
 
@@ -34,15 +34,9 @@ export async function copyImage(ctx: Context, input: CopyImageInput): Promise<{ 
   const owner = visibility === 'PUBLIC' ? null : input.organization!;
   requireImportRight(ctx, owner, 'Copying');
   const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprintOf(input) } : undefined;
-  const provider = ctx.provider(region);
-  if (idempotency) {
-    const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
-    if (existing) return { image: { region, record: retried(idempotency, { result: 'existing', ...existing }) } };
-  }
-  const reservation = await ctx.imports.queue.reserve(owner, region);
-  try {
-    const { record } = source;
-    const copy: NewImage = {
+  const { record } = source;
+  return createInBackground(ctx, { region, owner, idempotency }, async () => ({
+    image: {
       name: input.name ?? record.name,
       description: record.description,
       organizationId: owner,
@@ -58,23 +52,7 @@ export async function copyImage(ctx: Context, input: CopyImageInput): Promise<{ 
       softwareVersions: record.softwareVersions,
       tags: record.tags,
       source: { kind: 'COPY', uri: null, createdBy: ctx.principal.subject, format: null, sourceImageId: input.image },
-      idempotency,
-    };
-    const outcome = await provider.createImage(copy);
-    if (outcome.result === 'created') {
-      reservation.start({
-        region,
-        id: outcome.image.id,
-        uri: '',
-        sourceFormat: null,
-        copyFrom: { region: source.region, id: record.id },
-      });
-      return { image: { region, record: outcome.image } };
-    }
-    reservation.cancel();
-    return { image: { region, record: retried(idempotency!, outcome) } };
-  } catch (error) {
-    reservation.cancel();
-    throw error;
-  }
+    },
+    job: (id) => ({ region, id, uri: '', sourceFormat: null, copyFrom: { region: source.region, id: record.id } }),
+  }));
 }

@@ -1,8 +1,8 @@
 import type { Context } from '../context.js';
 import { sourceFormatOf } from '../imports/import-plan.js';
 import type { ImportImageInput } from '../inputs/import-image.js';
-import type { Idempotency, NewImage, RegionImage, SourceFormat } from '../providers/types.js';
-import { fingerprintOf, requireImportRight, retried } from './support/idempotent-create.js';
+import type { NewImage, RegionImage, SourceFormat } from '../providers/types.js';
+import { createInBackground, fingerprintOf, requireImportRight } from './support/idempotent-create.js';
 import { requireRegion } from './support/require-region.js';
 
 /**
@@ -15,36 +15,17 @@ export async function importImage(ctx: Context, input: ImportImageInput): Promis
   const owner = input.visibility === 'PUBLIC' ? null : input.organization!;
   requireImportRight(ctx, owner, 'Importing');
   const idempotency = input.idempotencyKey ? { key: input.idempotencyKey, fingerprint: fingerprintOf(input) } : undefined;
-  const provider = ctx.provider(region);
-  if (idempotency) {
-    const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
-    if (existing) return { image: { region, record: retried(idempotency, { result: 'existing', ...existing }) } };
-  }
-  const reservation = await ctx.imports.queue.reserve(owner, region);
-  try {
+  return createInBackground(ctx, { region, owner, idempotency }, async () => {
     const plan = await ctx.imports.pipeline.check(region, input.uri, input.convert ?? true);
     const sourceFormat = sourceFormatOf(plan);
-    const outcome = await provider.createImage(newImage(input, owner, ctx.principal.subject, sourceFormat, idempotency));
-    if (outcome.result === 'created') {
-      reservation.start({ region, id: outcome.image.id, uri: input.uri, sourceFormat });
-      return { image: { region, record: outcome.image } };
-    }
-    // A concurrent call with the same key got there first.
-    reservation.cancel();
-    return { image: { region, record: retried(idempotency!, outcome) } };
-  } catch (error) {
-    reservation.cancel();
-    throw error;
-  }
+    return {
+      image: newImage(input, owner, ctx.principal.subject, sourceFormat),
+      job: (id) => ({ region, id, uri: input.uri, sourceFormat }),
+    };
+  });
 }
 
-function newImage(
-  input: ImportImageInput,
-  owner: string | null,
-  subject: string,
-  sourceFormat: SourceFormat | null,
-  idempotency?: Idempotency,
-): NewImage {
+function newImage(input: ImportImageInput, owner: string | null, subject: string, sourceFormat: SourceFormat | null): NewImage {
   return {
     name: input.name,
     description: input.description ?? null,
@@ -68,6 +49,5 @@ function newImage(
     softwareVersions: input.softwareVersions ?? [],
     tags: input.tags ?? [],
     source: { kind: 'IMPORT', uri: input.uri, createdBy: subject, format: sourceFormat },
-    idempotency,
   };
 }

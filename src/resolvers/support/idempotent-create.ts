@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { roleIn } from '../../auth/principal.js';
 import type { Context } from '../../context.js';
 import { IdempotencyConflictError, PermissionDeniedError } from '../../errors.js';
-import type { CreateOutcome, Idempotency } from '../../providers/types.js';
+import type { ImportJob } from '../../imports/import-queue.js';
+import type { CreateOutcome, Idempotency, NewImage, RegionImage } from '../../providers/types.js';
 import { stableStringify } from '../../stable-json.js';
 
-/** What importImage and copyImage share: who may create an image for an owner, and the idempotency rule. */
+/** What importImage and copyImage share: who may create an image for an owner, the idempotency rule, the quota place. */
 
 /** MEMBER or ADMIN of the owning organization; PUBLIC images are the platform admins' alone. */
 export function requireImportRight(ctx: Context, owner: string | null, action: 'Importing' | 'Copying'): void {
@@ -42,4 +43,44 @@ export function fingerprintOf(input: {
   const convert = rest.convert === false ? false : undefined;
   const normalised = JSON.parse(JSON.stringify({ ...rest, tags, convert }, (_k, v: unknown) => (v === null ? undefined : v)));
   return createHash('sha256').update(stableStringify(normalised)).digest('hex');
+}
+
+/** What an image made in the background (an import, a copy) needs once its quota place is taken. */
+export interface BackgroundCreation {
+  image: NewImage;
+  /** The job that fills the image with bytes, once it has an id. */
+  job: (id: string) => Omit<ImportJob, 'owner'>;
+}
+
+/**
+ * The sequence importImage and copyImage share: an earlier call with the same idempotency key answers
+ * first; then a place in the owner's import quota; then `prepare` (checks that may refuse), the PENDING
+ * image, and its job queued. The place is given back whenever no new image came of it.
+ */
+export async function createInBackground(
+  ctx: Context,
+  target: { region: string; owner: string | null; idempotency?: Idempotency },
+  prepare: () => Promise<BackgroundCreation>,
+): Promise<{ image: RegionImage }> {
+  const { region, owner, idempotency } = target;
+  const provider = ctx.provider(region);
+  if (idempotency) {
+    const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
+    if (existing) return { image: { region, record: retried(idempotency, { result: 'existing', ...existing }) } };
+  }
+  const reservation = await ctx.imports.queue.reserve(owner, region);
+  try {
+    const { image, job } = await prepare();
+    const outcome = await provider.createImage({ ...image, idempotency });
+    if (outcome.result === 'created') {
+      reservation.start(job(outcome.image.id));
+      return { image: { region, record: outcome.image } };
+    }
+    // A concurrent call with the same key got there first.
+    reservation.cancel();
+    return { image: { region, record: retried(idempotency!, outcome) } };
+  } catch (error) {
+    reservation.cancel();
+    throw error;
+  }
 }
