@@ -70,12 +70,32 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
   };
 }
 
+/** Verdicts kept per parsed document (the parse cache hands out the same one for the same text). */
+const VERDICTS_PER_DOCUMENT = 32;
+const verdicts = new WeakMap<DocumentNode, Map<string, DomainError | null>>();
+
+/**
+ * `measure`, once per document, operation and variables: a dashboard repeats the same few
+ * operations, and walking the document with the complexity rule was a twentieth of a listing's CPU.
+ * The costs depend on nothing else (page sizes come from arguments and variables).
+ */
+function check(args: OperationArgs, limits: QueryLimitsOptions): DomainError | null {
+  let known = verdicts.get(args.document);
+  if (!known) verdicts.set(args.document, (known = new Map()));
+  const key = `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+  if (known.has(key)) return known.get(key)!;
+  const verdict = measure(args, limits);
+  if (known.size >= VERDICTS_PER_DOCUMENT) known.delete(known.keys().next().value!);
+  known.set(key, verdict);
+  return verdict;
+}
+
 /**
  * The refusal of an operation: a limit it goes over, or the InvalidInputError of a list argument
  * (a page size is a cost, so an operation whose page sizes are invalid cannot be measured, and is
  * refused whole rather than run in part unmeasured).
  */
-function check(args: OperationArgs, limits: QueryLimitsOptions): DomainError | null {
+function measure(args: OperationArgs, limits: QueryLimitsOptions): DomainError | null {
   const aliases = countAliases(args.document, args.operationName);
   if (aliases > limits.maxAliases) return new QueryTooComplexError('maxAliases', limits.maxAliases, aliases);
   let refusal: QueryTooComplexError | null = null;

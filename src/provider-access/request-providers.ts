@@ -12,7 +12,6 @@ import type {
   ImageUse,
   NewImage,
 } from '../providers/types.js';
-import { stableStringify } from '../stable-json.js';
 import type { ProviderRegistry } from './provider-registry.js';
 
 /**
@@ -94,7 +93,8 @@ export class RequestProvider {
   }
 
   private once<T>(operation: string, args: unknown, run: () => Promise<T>): Promise<T> {
-    const key = `${operation}\u0000${stableStringify(args)}`;
+    // The arguments are built by the resolvers in a fixed key order: plain JSON tells equal ones apart.
+    const key = `${operation}\u0000${JSON.stringify(args)}`;
     let result = this.memo.get(key) as Promise<T> | undefined;
     if (!result) {
       result = run();

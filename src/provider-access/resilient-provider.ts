@@ -86,9 +86,12 @@ export class ResilientProvider implements ImageProvider {
       maxAttempts: 2,
       backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }),
     });
+    // A call that returned has nothing left to stop: aborting its signal anyway (cockatiel's default)
+    // builds a DOMException per call, a few percent of a listing's CPU.
+    const deadline = { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false };
     const deadlines = {
-      call: timeout(options.timeoutMs, TimeoutStrategy.Aggressive),
-      use: timeout(Math.max(options.timeoutMs, USE_REGISTRATION_TIMEOUT_MS), TimeoutStrategy.Aggressive),
+      call: timeout(options.timeoutMs, deadline),
+      use: timeout(Math.max(options.timeoutMs, USE_REGISTRATION_TIMEOUT_MS), deadline),
       none: noop,
     };
     this.policies = new Map(

@@ -16,6 +16,7 @@ import type {
   Tag,
 } from '../types.js';
 import { openDatabase } from './database.js';
+import { StatementCache } from './statement-cache.js';
 import { ImageFiles } from './image-files.js';
 import { IMAGE_COLUMNS, type ImageRow, newImageToRow, rowToImage } from './image-rows.js';
 import { keysetAndOrder, whereClause } from './image-query-sql.js';
@@ -30,9 +31,11 @@ export class LocalImageProvider implements ImageProvider {
   readonly kind = 'LOCAL' as const;
   private readonly db: SqliteDatabase;
   private readonly files: ImageFiles;
+  private readonly statements: StatementCache;
 
   constructor(readonly dataDir: string) {
     this.db = openDatabase(dataDir);
+    this.statements = new StatementCache(this.db);
     this.files = new ImageFiles(dataDir);
     const ids = this.db.prepare('SELECT id FROM images').pluck().all() as string[];
     this.files.removeOrphans(new Set(ids));
@@ -42,35 +45,37 @@ export class LocalImageProvider implements ImageProvider {
     const where = whereClause(query.scope, query.filter);
     const { keyset, orderBy } = keysetAndOrder(query.order, query.after);
     const conditions = [where.sql, keyset.sql && (where.sql ? `AND ${keyset.sql}` : `WHERE ${keyset.sql}`)];
-    const rows = this.db
-      .prepare(`SELECT ${SELECT_COLUMNS} FROM images ${conditions.join(' ')} ${orderBy} LIMIT ?`)
-      .all(...where.params, ...keyset.params, query.first + 1) as ImageRow[];
+    const rows = this.sql(`SELECT ${SELECT_COLUMNS} FROM images ${conditions.join(' ')} ${orderBy} LIMIT ?`).all(
+      ...where.params,
+      ...keyset.params,
+      query.first + 1,
+    ) as ImageRow[];
     const hasNextPage = rows.length > query.first;
     return { images: this.withTags(rows.slice(0, query.first)), hasNextPage };
   }
 
   async countImages(scope: ImageScope, filter: ImageFilter): Promise<number> {
     const where = whereClause(scope, filter);
-    const row = this.db.prepare(`SELECT count(*) AS n FROM images ${where.sql}`).get(...where.params) as { n: number };
+    const row = this.sql(`SELECT count(*) AS n FROM images ${where.sql}`).get(...where.params) as { n: number };
     return row.n;
   }
 
   async getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]> {
     if (ids.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT ${SELECT_COLUMNS} FROM images WHERE id IN (${ids.map(() => '?').join(', ')})`)
-      .all(...ids) as ImageRow[];
+    const rows = this.sql(`SELECT ${SELECT_COLUMNS} FROM images WHERE id IN (${ids.map(() => '?').join(', ')})`).all(
+      ...ids,
+    ) as ImageRow[];
     const byId = new Map(this.withTags(rows).map((image) => [image.id, image]));
     return ids.map((id) => byId.get(id) ?? null);
   }
 
   async createImage(image: NewImage): Promise<CreateOutcome> {
     const row = newImageToRow(randomUUID(), image, new Date());
-    const insertImage = this.db.prepare(
+    const insertImage = this.sql(
       `INSERT INTO images (${SELECT_COLUMNS}, idempotency_key, idempotency_fingerprint, properties)
        VALUES (${IMAGE_COLUMNS.map((c) => `@${c}`).join(', ')}, @key, @fingerprint, @properties)`,
     );
-    const insertTag = this.db.prepare('INSERT INTO image_tags (image_id, name, value) VALUES (?, ?, ?)');
+    const insertTag = this.sql('INSERT INTO image_tags (image_id, name, value) VALUES (?, ?, ?)');
     const key = image.idempotency?.key ?? null;
     // Look-up and insert in one transaction: two concurrent calls with one key create one image.
     return this.db
@@ -111,14 +116,15 @@ export class LocalImageProvider implements ImageProvider {
     const values = { ...Object.fromEntries(set), updated_at: new Date().toISOString(), id };
     const changed = this.db
       .transaction(() => {
-        const changes = this.db.prepare(`UPDATE images SET ${assignments} WHERE id = @id`).run(values).changes;
+        const changes = this.sql(`UPDATE images SET ${assignments} WHERE id = @id`).run(values).changes;
         if (changes && patch.shareWith) {
-          this.db
-            .prepare('INSERT INTO image_shares (organization_id, image_id) VALUES (?, ?) ON CONFLICT DO NOTHING')
-            .run(patch.shareWith, id);
+          this.sql('INSERT INTO image_shares (organization_id, image_id) VALUES (?, ?) ON CONFLICT DO NOTHING').run(
+            patch.shareWith,
+            id,
+          );
         }
         if (changes && patch.unshareWith) {
-          this.db.prepare('DELETE FROM image_shares WHERE organization_id = ? AND image_id = ?').run(patch.unshareWith, id);
+          this.sql('DELETE FROM image_shares WHERE organization_id = ? AND image_id = ?').run(patch.unshareWith, id);
         }
         return changes;
       })
@@ -144,7 +150,7 @@ export class LocalImageProvider implements ImageProvider {
         if (!this.exists(id)) return { result: 'not-found' };
         const usedBy = this.usesOf([id])[0]!;
         if (usedBy.length) return { result: 'in-use', usedBy };
-        this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+        this.sql('DELETE FROM images WHERE id = ?').run(id);
         return { result: 'deleted' };
       })
       .immediate();
@@ -156,12 +162,10 @@ export class LocalImageProvider implements ImageProvider {
     return this.db
       .transaction(() => {
         if (!this.exists(id)) return false;
-        this.db
-          .prepare(
-            `INSERT INTO image_uses (image_id, kind, consumer_id, organization_id, created_at) VALUES (?, ?, ?, ?, ?)
+        this.sql(
+          `INSERT INTO image_uses (image_id, kind, consumer_id, organization_id, created_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT DO NOTHING`,
-          )
-          .run(id, use.kind, use.consumerId, use.organizationId, new Date().toISOString());
+        ).run(id, use.kind, use.consumerId, use.organizationId, new Date().toISOString());
         return true;
       })
       .immediate();
@@ -176,9 +180,12 @@ export class LocalImageProvider implements ImageProvider {
     return this.db
       .transaction(() => {
         if (!this.exists(id)) return false;
-        this.db
-          .prepare(`DELETE FROM image_uses WHERE image_id = ? AND kind = ? AND consumer_id = ? ${orgs}`)
-          .run(id, kind, consumerId, ...(organizationIds === 'all' ? [] : organizationIds));
+        this.sql(`DELETE FROM image_uses WHERE image_id = ? AND kind = ? AND consumer_id = ? ${orgs}`).run(
+          id,
+          kind,
+          consumerId,
+          ...(organizationIds === 'all' ? [] : organizationIds),
+        );
         return true;
       })
       .immediate();
@@ -189,35 +196,36 @@ export class LocalImageProvider implements ImageProvider {
   }
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind IN ('IMPORT', 'COPY')
+    const rows = this.sql(
+      `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind IN ('IMPORT', 'COPY')
          ORDER BY created_at`,
-      )
-      .all() as ImageRow[];
+    ).all() as ImageRow[];
     return this.withTags(rows);
   }
 
   async checkHealth(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    this.sql('SELECT 1').get();
   }
 
   async close(): Promise<void> {
     this.db.close();
   }
 
+  /** The statement for this SQL, prepared once. */
+  private sql(text: string) {
+    return this.statements.get(text);
+  }
+
   private exists(id: string): boolean {
-    return this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
+    return this.sql('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
   }
 
   private usesOf(ids: readonly string[]): ImageUse[][] {
     if (ids.length === 0) return [];
-    const rows = this.db
-      .prepare(
-        `SELECT image_id, kind, consumer_id, organization_id, created_at FROM image_uses
+    const rows = this.sql(
+      `SELECT image_id, kind, consumer_id, organization_id, created_at FROM image_uses
          WHERE image_id IN (${ids.map(() => '?').join(', ')}) ORDER BY created_at, kind, consumer_id`,
-      )
-      .all(...ids) as { image_id: string; kind: string; consumer_id: string; organization_id: string; created_at: string }[];
+    ).all(...ids) as { image_id: string; kind: string; consumer_id: string; organization_id: string; created_at: string }[];
     return ids.map((id) =>
       rows
         .filter((row) => row.image_id === id)
@@ -231,37 +239,36 @@ export class LocalImageProvider implements ImageProvider {
   }
 
   private findIdempotent(organizationId: string | null, key: string) {
-    const row = this.db
-      .prepare(
-        `SELECT ${SELECT_COLUMNS}, idempotency_fingerprint FROM images
+    const row = this.sql(
+      `SELECT ${SELECT_COLUMNS}, idempotency_fingerprint FROM images
          WHERE ifnull(organization_id, '') = ? AND idempotency_key = ?`,
-      )
-      .get(organizationId ?? '', key) as (ImageRow & { idempotency_fingerprint: string }) | undefined;
+    ).get(organizationId ?? '', key) as (ImageRow & { idempotency_fingerprint: string }) | undefined;
     return row ? { image: this.withTags([row])[0]!, fingerprint: row.idempotency_fingerprint } : null;
   }
 
-  /** Loads the tags and shares of a page of rows, one query each. */
+  /** Loads the tags and shares of a page of rows in one query. */
   private withTags(rows: ImageRow[]): ImageRecord[] {
     if (rows.length === 0) return [];
     const ids = rows.map((row) => row.id);
     const placeholders = ids.map(() => '?').join(', ');
-    const tagRows = this.db
-      .prepare(`SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders}) ORDER BY name`)
-      .all(...ids) as { image_id: string; name: string; value: string }[];
+    // A share is a row with a null value: tag values are never null.
+    const detailRows = this.sql(
+      `SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders})
+       UNION ALL SELECT image_id, organization_id, NULL FROM image_shares WHERE image_id IN (${placeholders})
+       ORDER BY 2`,
+    ).all(...ids, ...ids) as { image_id: string; name: string; value: string | null }[];
     const tagsByImage = new Map<string, Tag[]>();
-    for (const { image_id, name, value } of tagRows) {
-      const tags = tagsByImage.get(image_id) ?? [];
-      tags.push({ name, value });
-      tagsByImage.set(image_id, tags);
-    }
-    const shareRows = this.db
-      .prepare(`SELECT image_id, organization_id FROM image_shares WHERE image_id IN (${placeholders}) ORDER BY organization_id`)
-      .all(...ids) as { image_id: string; organization_id: string }[];
     const sharesByImage = new Map<string, string[]>();
-    for (const { image_id, organization_id } of shareRows) {
-      const shares = sharesByImage.get(image_id) ?? [];
-      shares.push(organization_id);
-      sharesByImage.set(image_id, shares);
+    for (const { image_id, name, value } of detailRows) {
+      if (value === null) {
+        const shares = sharesByImage.get(image_id);
+        if (shares) shares.push(name);
+        else sharesByImage.set(image_id, [name]);
+      } else {
+        const tags = tagsByImage.get(image_id);
+        if (tags) tags.push({ name, value });
+        else tagsByImage.set(image_id, [{ name, value }]);
+      }
     }
     return rows.map((row) => rowToImage(row, tagsByImage.get(row.id) ?? [], sharesByImage.get(row.id) ?? []));
   }
