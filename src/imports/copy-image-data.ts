@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, getHashes } from 'node:crypto';
 import type { ProviderRegistry } from '../provider-access/provider-registry.js';
 import type { ProgressReporter } from './import-progress.js';
 
@@ -37,6 +37,9 @@ export async function copyImageData(
   const expected = record.checksum;
   const sha256 = createHash('sha256');
   // The source's own checksum (Glance: sha512 by default) is what the bytes must match.
+  if (expected && !getHashes().includes(expected.algorithm)) {
+    throw new CopySourceError(`the source image's checksum (${expected.algorithm}) is not one this server can check`);
+  }
   const verify = expected && expected.algorithm !== 'sha256' ? createHash(expected.algorithm) : null;
   progress.phase('DOWNLOADING', size);
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -50,11 +53,16 @@ export async function copyImageData(
         chunk = null;
         failure = error;
       }
+      const wanted = Math.min(CHUNK_BYTES, size - start);
+      if (chunk && chunk.byteLength !== wanted && chunk.byteLength !== 0) {
+        throw new CopySourceError(`the source answered ${chunk.byteLength} bytes at ${start} where ${wanted} were asked for`);
+      }
       if (!chunk || chunk.byteLength === 0) {
         // A read that fails or comes up short: most likely the source was deleted meanwhile.
         const [now] = await source.getImages([from.id]).catch(() => [record]);
-        if (!now) throw new CopySourceError('the source image was deleted during the copy');
-        throw failure ?? new CopySourceError(`the source image ended at ${start} of ${size} bytes`);
+        if (!now || now.status !== 'READY') throw new CopySourceError('the source image was deleted during the copy');
+        // Glance answers 204, no bytes, for an image whose data is going (a delete under way).
+        throw failure ?? new CopySourceError(`the source image was cut short: it ended at ${start} of ${size} bytes`);
       }
       sha256.update(chunk);
       verify?.update(chunk);

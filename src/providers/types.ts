@@ -190,6 +190,11 @@ export interface ImageQuery {
 export interface ImagePage {
   images: ImageRecord[];
   hasNextPage: boolean;
+  /**
+   * Where the next page starts when the provider stopped early, after rows it scanned but did not
+   * return (Glance: a long run of images its filter leaves out): later than the last image returned.
+   */
+  resumeAfter?: PageKey;
 }
 
 /**

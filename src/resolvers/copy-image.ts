@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import { encodeImageId } from '../ids.js';
 import { InvalidInputError } from '../errors.js';
 import type { RegionImage } from '../providers/types.js';
 import { createInBackground, fingerprintOf, requireImportRight } from './support/idempotent-create.js';
@@ -51,7 +52,13 @@ export async function copyImage(ctx: Context, input: CopyImageInput): Promise<{ 
       gpu: record.gpu,
       softwareVersions: record.softwareVersions,
       tags: record.tags,
-      source: { kind: 'COPY', uri: null, createdBy: ctx.principal.subject, format: null, sourceImageId: input.image },
+      source: {
+        kind: 'COPY',
+        uri: null,
+        createdBy: ctx.principal.subject,
+        format: null,
+        sourceImageId: encodeImageId(source.region, record.id),
+      },
     },
     job: (id) => ({ region, id, uri: '', sourceFormat: null, copyFrom: { region: source.region, id: record.id } }),
   }));

@@ -1,3 +1,4 @@
+import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { ImageInUseError, ImageNotFoundError, ImageProtectedError } from '../errors.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
@@ -22,7 +23,11 @@ export async function deleteImage(ctx: Context, id: string): Promise<{ deletedIm
     case 'not-found':
       throw new ImageNotFoundError(id);
     case 'in-use':
-      throw new ImageInUseError(image, outcome.usedBy);
+      // Uses held by organizations the image is shared with are theirs: counted, not shown.
+      throw new ImageInUseError(
+        image,
+        outcome.usedBy.filter((use) => canRead(ctx.principal, use.organizationId)),
+      );
     case 'protected':
       throw new ImageProtectedError(image);
   }

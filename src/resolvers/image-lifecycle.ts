@@ -1,4 +1,6 @@
+import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
+import { encodeImageId } from '../ids.js';
 import { ImageInUseError, ImageNotFoundError, InvalidInputError, PermissionDeniedError } from '../errors.js';
 import type { ImagePatch, RegionImage } from '../providers/types.js';
 import { loadVisibleImage, requireVisibleImage } from './support/load-visible-image.js';
@@ -34,7 +36,12 @@ export async function unshareImage(
   const uses = (await ctx.provider(image.region).imageUses(image.record.id)).filter(
     (use) => use.organizationId === input.organization,
   );
-  if (uses.length > 0) throw new ImageInUseError(image, uses);
+  // The other organization's consumers are its own: the refusal says how many, not which.
+  if (uses.length > 0)
+    throw new ImageInUseError(
+      image,
+      uses.filter((use) => canRead(ctx.principal, use.organizationId)),
+    );
   return { image: await change(ctx, input.image, image, { unshareWith: input.organization }) };
 }
 
@@ -44,14 +51,17 @@ export async function deprecateImage(
 ): Promise<{ image: RegionImage }> {
   const image = await requireVisibleImage(ctx, input.image, 'image-not-found');
   requireOwnerRight(ctx, image, 'Deprecating images');
+  let replacementId: string | undefined;
   if (input.replacement) {
     const replacement = await loadVisibleImage(ctx, input.replacement);
     if (!replacement) throw new InvalidInputError([{ path: ['input', 'replacement'], message: 'no such image' }]);
     if (replacement.region === image.region && replacement.record.id === image.record.id) {
       throw new InvalidInputError([{ path: ['input', 'replacement'], message: 'is the image being deprecated' }]);
     }
+    // Stored as this API writes the ID, whatever spelling of it the client sent.
+    replacementId = encodeImageId(replacement.region, replacement.record.id);
   }
-  const deprecation = { at: input.at ?? new Date(), replacementId: input.replacement ?? null };
+  const deprecation = { at: input.at ?? new Date(), replacementId: replacementId ?? null };
   return { image: await change(ctx, input.image, image, { deprecation }) };
 }
 

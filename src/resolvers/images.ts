@@ -5,7 +5,14 @@ import type { ImageFilterInput, ImageListArgs } from '../inputs/image-filter.js'
 import { DEFAULT_PAGE_SIZE } from '../inputs/pagination.js';
 import { PageKeyNotFound } from '../providers/errors.js';
 import type { RequestProvider } from '../provider-access/request-providers.js';
-import { type ImageFilter, type ImageOrder, type ImageQuery, type ImageRecord, sortValue } from '../providers/types.js';
+import {
+  type ImageFilter,
+  type ImageOrder,
+  type ImagePage,
+  type ImageQuery,
+  type ImageRecord,
+  sortValue,
+} from '../providers/types.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
 import type { ImageConnectionModel } from './support/models.js';
 import { requireRegion } from './support/require-region.js';
@@ -45,6 +52,8 @@ export async function images(ctx: Context, region: string, args: ImageListArgs, 
     cursor: encodeCursor(order, { value: sortValue(record, order.field), id: record.id }),
     node: { region, record },
   }));
+  // A page the provider ended early goes on from where it stopped, past what it scanned and left out.
+  const endCursor = page.resumeAfter ? encodeCursor(order, page.resumeAfter) : (edges.at(-1)?.cursor ?? null);
   return {
     edges,
     pageInfo: {
@@ -52,7 +61,7 @@ export async function images(ctx: Context, region: string, args: ImageListArgs, 
       // Forward pagination only: there is something before the page exactly when it starts after a cursor.
       hasPreviousPage: Boolean(after),
       startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      endCursor,
     },
     // The provider cannot count what only the server can verify.
     totalCount: () => (hiding ? Promise.resolve(null) : provider.countImages(scope, filter)),
@@ -64,26 +73,27 @@ const MAX_FILL_ROUNDS = 10;
 
 /**
  * A page of `first` images that `keep` accepts: provider pages are read on from the last image seen
- * until one more than `first` is found, so the page is full and hasNextPage exact whatever is hidden.
+ * until one more than `first` is found, so the page is full and hasNextPage exact whatever is hidden,
+ * within MAX_FILL_ROUNDS provider pages (past them the page ends early and the cursor goes on).
  */
 async function fillPage(
   provider: RequestProvider,
   query: ImageQuery,
   keep: (record: ImageRecord) => boolean,
-): Promise<{ images: ImageRecord[]; hasNextPage: boolean }> {
+): Promise<ImagePage> {
   const kept: ImageRecord[] = [];
   let after = query.after;
   for (let round = 0; round < MAX_FILL_ROUNDS; round++) {
     const page = await provider.queryImages({ ...query, first: query.first + 1 - kept.length, after });
     kept.push(...page.images.filter(keep));
+    if (kept.length > query.first) return { images: kept.slice(0, query.first), hasNextPage: true };
     const last = page.images.at(-1);
-    if (kept.length > query.first || !page.hasNextPage || !last) {
-      return { images: kept.slice(0, query.first), hasNextPage: kept.length > query.first };
-    }
-    after = { value: sortValue(last, query.order.field), id: last.id };
+    const next = page.resumeAfter ?? (last ? { value: sortValue(last, query.order.field), id: last.id } : undefined);
+    if (!page.hasNextPage || !next) return { images: kept, hasNextPage: false };
+    after = next;
   }
-  // Mostly hidden images: end this page here; the next one starts after the last image kept.
-  return { images: kept.slice(0, query.first), hasNextPage: true };
+  // Mostly hidden images: end this page here, and go on next time from the last image scanned.
+  return { images: kept, hasNextPage: true, resumeAfter: after };
 }
 
 /** INVALID_INPUT on `after` when the provider no longer has the image the cursor points at. */

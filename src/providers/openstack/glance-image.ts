@@ -221,8 +221,9 @@ export function toRecord(image: GlanceImage, projectId: string): ImageRecord | n
       .map((tag) => tag.slice(P.sharedWithTag.length))
       .sort(),
     deprecation: deprecationOf(image),
-    // The seed's operators sign with unikorn's property; imagegraph's own wins when both are there.
-    signature: str(image, P.signature) ?? str(image, UNIKORN_DIGEST),
+    // The seed's operators sign with unikorn's property; imagegraph's own wins when it is there at all
+    // (set to '' it says "no signature": setImageSignature(null) removes one).
+    signature: typeof image[P.signature] === 'string' ? str(image, P.signature) : str(image, UNIKORN_DIGEST),
     createdAt: new Date(image.created_at),
     updatedAt: new Date(image.updated_at),
   };

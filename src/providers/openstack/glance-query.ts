@@ -65,9 +65,10 @@ export function streams(scope: ImageScope, projectId: string): Stream[] {
     for (const org of sharedWith) {
       result.push({
         params: [...own, ['visibility', 'all'], ['tag', `${P.sharedWithTag}${org}`]],
+        // Only an organization's image can be shared (a tag an operator put on another is not a share).
         keep: (image) =>
-          !(image.organizationId !== null && owned.has(image.organizationId)) &&
-          !(scope.includePublic && image.visibility === 'PUBLIC') &&
+          image.organizationId !== null &&
+          !owned.has(image.organizationId) &&
           sharedWith.find((candidate) => image.sharedWith.includes(candidate)) === org,
       });
     }

@@ -101,7 +101,13 @@ export class OpenStackImageProvider implements ImageProvider {
       .sort((a, b) => (before(keyOf(a, order), keyOf(b, order)) ? -1 : 1))
       .slice(0, query.first + 1);
     const cut = pages.some((page) => page.horizon !== null);
-    return { images: merged.slice(0, query.first), hasNextPage: merged.length > query.first || cut };
+    if (merged.length > query.first || !cut)
+      return { images: merged.slice(0, query.first), hasNextPage: merged.length > query.first };
+    // A short page: everything up to the earliest horizon was scanned, so the next page starts there
+    // (else a long run of left-out images would end every page before it, and paging would stall).
+    const horizons = pages.flatMap((page) => (page.horizon ? [page.horizon] : []));
+    const resumeAfter = horizons.reduce((earliest, horizon) => (before(horizon, earliest) ? horizon : earliest));
+    return { images: merged, hasNextPage: true, resumeAfter: { value: resumeAfter.value, id: resumeAfter.id } };
   }
 
   /**
