@@ -48,8 +48,11 @@ export async function images(ctx: Context, region: string, args: ImageListArgs, 
         )
       : provider.queryImages({ scope, filter, order, first, after })
   ).catch(cursorGone);
+  // Cursors are made when read: a page asked for by `nodes` needs only its end cursor.
   const edges = page.images.map((record) => ({
-    cursor: encodeCursor(order, { value: sortValue(record, order.field), id: record.id }),
+    get cursor() {
+      return encodeCursor(order, { value: sortValue(record, order.field), id: record.id });
+    },
     node: { region, record },
   }));
   // A page the provider ended early goes on from where it stopped, past what it scanned and left out.

@@ -73,6 +73,49 @@ export const IMAGE_COLUMNS = [
   'source_image_id',
 ] as const satisfies readonly (keyof ImageRow)[];
 
+/**
+ * A row read in better-sqlite3's raw mode (values in IMAGE_COLUMNS order). Raw rows cost half of
+ * named ones (better-sqlite3 builds each named row property by property); one object literal of a
+ * fixed shape costs next to nothing.
+ */
+export function imageRowOf(values: readonly unknown[]): ImageRow {
+  return {
+    id: values[0] as ImageRow['id'],
+    name: values[1] as ImageRow['name'],
+    description: values[2] as ImageRow['description'],
+    organization_id: values[3] as ImageRow['organization_id'],
+    visibility: values[4] as ImageRow['visibility'],
+    status: values[5] as ImageRow['status'],
+    status_reason: values[6] as ImageRow['status_reason'],
+    disk_format: values[7] as ImageRow['disk_format'],
+    size_bytes: values[8] as ImageRow['size_bytes'],
+    checksum_algorithm: values[9] as ImageRow['checksum_algorithm'],
+    checksum_value: values[10] as ImageRow['checksum_value'],
+    architecture: values[11] as ImageRow['architecture'],
+    virtualization: values[12] as ImageRow['virtualization'],
+    os_kernel: values[13] as ImageRow['os_kernel'],
+    os_family: values[14] as ImageRow['os_family'],
+    os_distro: values[15] as ImageRow['os_distro'],
+    os_version: values[16] as ImageRow['os_version'],
+    os_variant: values[17] as ImageRow['os_variant'],
+    os_codename: values[18] as ImageRow['os_codename'],
+    gpu_vendor: values[19] as ImageRow['gpu_vendor'],
+    gpu_driver: values[20] as ImageRow['gpu_driver'],
+    gpu_models: values[21] as ImageRow['gpu_models'],
+    software_versions: values[22] as ImageRow['software_versions'],
+    source_kind: values[23] as ImageRow['source_kind'],
+    source_uri: values[24] as ImageRow['source_uri'],
+    source_format: values[25] as ImageRow['source_format'],
+    created_by: values[26] as ImageRow['created_by'],
+    created_at: values[27] as ImageRow['created_at'],
+    updated_at: values[28] as ImageRow['updated_at'],
+    deprecated_at: values[29] as ImageRow['deprecated_at'],
+    deprecation_replacement: values[30] as ImageRow['deprecation_replacement'],
+    signature: values[31] as ImageRow['signature'],
+    source_image_id: values[32] as ImageRow['source_image_id'],
+  };
+}
+
 export function rowToImage(row: ImageRow, tags: Tag[], sharedWith: string[]): ImageRecord {
   return {
     id: row.id,

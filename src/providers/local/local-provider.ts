@@ -18,7 +18,7 @@ import type {
 import { openDatabase } from './database.js';
 import { StatementCache } from './statement-cache.js';
 import { ImageFiles } from './image-files.js';
-import { IMAGE_COLUMNS, type ImageRow, newImageToRow, rowToImage } from './image-rows.js';
+import { IMAGE_COLUMNS, type ImageRow, imageRowOf, newImageToRow, rowToImage } from './image-rows.js';
 import { keysetAndOrder, whereClause } from './image-query-sql.js';
 
 const SELECT_COLUMNS = IMAGE_COLUMNS.join(', ');
@@ -45,11 +45,12 @@ export class LocalImageProvider implements ImageProvider {
     const where = whereClause(query.scope, query.filter);
     const { keyset, orderBy } = keysetAndOrder(query.order, query.after);
     const conditions = [where.sql, keyset.sql && (where.sql ? `AND ${keyset.sql}` : `WHERE ${keyset.sql}`)];
-    const rows = this.sql(`SELECT ${SELECT_COLUMNS} FROM images ${conditions.join(' ')} ${orderBy} LIMIT ?`).all(
+    const rows = this.imageRows(
+      `SELECT ${SELECT_COLUMNS} FROM images ${conditions.join(' ')} ${orderBy} LIMIT ?`,
       ...where.params,
       ...keyset.params,
       query.first + 1,
-    ) as ImageRow[];
+    );
     const hasNextPage = rows.length > query.first;
     return { images: this.withTags(rows.slice(0, query.first)), hasNextPage };
   }
@@ -62,9 +63,7 @@ export class LocalImageProvider implements ImageProvider {
 
   async getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]> {
     if (ids.length === 0) return [];
-    const rows = this.sql(`SELECT ${SELECT_COLUMNS} FROM images WHERE id IN (${ids.map(() => '?').join(', ')})`).all(
-      ...ids,
-    ) as ImageRow[];
+    const rows = this.imageRows(`SELECT ${SELECT_COLUMNS} FROM images WHERE id IN (${ids.map(() => '?').join(', ')})`, ...ids);
     const byId = new Map(this.withTags(rows).map((image) => [image.id, image]));
     return ids.map((id) => byId.get(id) ?? null);
   }
@@ -196,10 +195,10 @@ export class LocalImageProvider implements ImageProvider {
   }
 
   async listUnfinishedImports(): Promise<ImageRecord[]> {
-    const rows = this.sql(
+    const rows = this.imageRows(
       `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind IN ('IMPORT', 'COPY')
          ORDER BY created_at`,
-    ).all() as ImageRow[];
+    );
     return this.withTags(rows);
   }
 
@@ -209,6 +208,11 @@ export class LocalImageProvider implements ImageProvider {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  /** Image rows for a `SELECT ${SELECT_COLUMNS} ...`, read raw (see imageRowOf). */
+  private imageRows(text: string, ...params: unknown[]): ImageRow[] {
+    return (this.statements.raw(text).all(...params) as unknown[][]).map(imageRowOf);
   }
 
   /** The statement for this SQL, prepared once. */
@@ -252,22 +256,24 @@ export class LocalImageProvider implements ImageProvider {
     const ids = rows.map((row) => row.id);
     const placeholders = ids.map(() => '?').join(', ');
     // A share is a row with a null value: tag values are never null.
-    const detailRows = this.sql(
-      `SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders})
+    const detailRows = this.statements
+      .raw(
+        `SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders})
        UNION ALL SELECT image_id, organization_id, NULL FROM image_shares WHERE image_id IN (${placeholders})
        ORDER BY 2`,
-    ).all(...ids, ...ids) as { image_id: string; name: string; value: string | null }[];
+      )
+      .all(...ids, ...ids) as [imageId: string, name: string, value: string | null][];
     const tagsByImage = new Map<string, Tag[]>();
     const sharesByImage = new Map<string, string[]>();
-    for (const { image_id, name, value } of detailRows) {
+    for (const [imageId, name, value] of detailRows) {
       if (value === null) {
-        const shares = sharesByImage.get(image_id);
+        const shares = sharesByImage.get(imageId);
         if (shares) shares.push(name);
-        else sharesByImage.set(image_id, [name]);
+        else sharesByImage.set(imageId, [name]);
       } else {
-        const tags = tagsByImage.get(image_id);
+        const tags = tagsByImage.get(imageId);
         if (tags) tags.push({ name, value });
-        else tagsByImage.set(image_id, [{ name, value }]);
+        else tagsByImage.set(imageId, [{ name, value }]);
       }
     }
     return rows.map((row) => rowToImage(row, tagsByImage.get(row.id) ?? [], sharesByImage.get(row.id) ?? []));

@@ -16,10 +16,22 @@ export class StatementCache {
   constructor(private readonly db: SqliteDatabase) {}
 
   get(sql: string): BetterSqlite3.Statement {
-    let statement = this.statements.get(sql);
+    return this.prepared(sql, false);
+  }
+
+  /** The statement in raw mode: rows as arrays of values in column order. */
+  raw(sql: string): BetterSqlite3.Statement {
+    return this.prepared(sql, true);
+  }
+
+  private prepared(sql: string, raw: boolean): BetterSqlite3.Statement {
+    // A statement's mode is its own: a raw one is a different entry from a named one.
+    const key = raw ? `raw:${sql}` : sql;
+    let statement = this.statements.get(key);
     if (!statement) {
       statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+      if (raw) statement.raw(true);
+      this.statements.set(key, statement);
     }
     return statement;
   }

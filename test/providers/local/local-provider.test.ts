@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Sqlite as Database } from '../../../src/providers/local/sqlite.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keysetAndOrder, whereClause } from '../../../src/providers/local/image-query-sql.js';
+import { IMAGE_COLUMNS, imageRowOf } from '../../../src/providers/local/image-rows.js';
 import { LocalImageProvider } from '../../../src/providers/local/local-provider.js';
 import type { ImageFilter, ImageOrder, ImageScope } from '../../../src/providers/types.js';
 import { catalog, createOne, newImage, seed } from '../../fixtures/images.js';
@@ -53,6 +54,11 @@ describe('LocalImageProvider', () => {
     );
     const [read] = await provider.getImages([created.id]);
     expect(read).toEqual({ ...created, tags: [...created.tags].sort((a, b) => a.name.localeCompare(b.name)) });
+  });
+
+  it('reads raw rows by column position, in the order of IMAGE_COLUMNS', () => {
+    // Each column's value is its own name: a column read from the wrong position shows at once.
+    expect(imageRowOf(IMAGE_COLUMNS)).toEqual(Object.fromEntries(IMAGE_COLUMNS.map((column) => [column, column])));
   });
 
   it('keeps images across a restart of the provider', async () => {
