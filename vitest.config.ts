@@ -18,6 +18,7 @@ const UNIT = [
   'test/imports/guarded-fetch.test.ts',
   'test/imports/peek-image.test.ts',
   'test/plugins/error-masking.test.ts',
+  'test/plugins/use-compiled-queries.test.ts',
   'test/plugins/use-query-limits.test.ts',
   'test/plugins/use-request-body.test.ts',
   'test/image-watcher.test.ts',

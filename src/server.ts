@@ -9,6 +9,7 @@ import { EXAMPLE_QUERY, renderGraphiQLPage } from './graphiql/graphiql-page.js';
 import { documentCaches } from './limits/document-cache.js';
 import { createLogger, type Logger } from './logger.js';
 import { useAuthentication } from './plugins/use-authentication.js';
+import { useCompiledQueries } from './plugins/use-compiled-queries.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useGraphiQLAssets } from './plugins/use-graphiql-assets.js';
 import { useHealthRoute } from './plugins/use-health-route.js';
@@ -113,6 +114,9 @@ function createGraphQLServer(services: Services): YogaServerInstance<Record<stri
     // way of the JSON /health served by useHealthRoute.
     healthCheckEndpoint: '/-/yoga-health',
     multipart: false,
+    // useRequestBody bounds bodies (Content-Length checked first, else counted while reading); yoga's own
+    // limit would pipe every body through a TransformStream, an AbortController and a DOMException more.
+    maxRequestBodySize: false,
     logging: yogaLogger(logger),
     graphiql: config.server.graphiql ? { title: 'imagegraph', defaultQuery: EXAMPLE_QUERY } : false,
     renderGraphiQL: renderGraphiQLPage,
@@ -141,6 +145,7 @@ function createGraphQLServer(services: Services): YogaServerInstance<Record<stri
       useQueryLimits({ ...limits, metrics }),
       useErrorLog(),
       useRequestErrors(),
+      useCompiledQueries(),
     ],
   });
 }
