@@ -250,6 +250,11 @@ export type CreateOutcome =
 
 export interface ImageProvider {
   readonly kind: 'LOCAL' | 'OPENSTACK';
+  /**
+   * Whether metadata calls (queries, look-ups, writes of records) are answered in this process without
+   * waiting on I/O (the local provider's SQLite): they return before any deadline could pass.
+   */
+  readonly answersInProcess?: boolean;
   /** One page of images matching scope and filter, in the given order, after `after` (PageKeyNotFound when it is gone). */
   queryImages(query: ImageQuery): Promise<ImagePage>;
   /** How many images match scope and filter; null where the provider cannot count cheaply. */

@@ -29,6 +29,7 @@ const SELECT_COLUMNS = IMAGE_COLUMNS.join(', ');
  */
 export class LocalImageProvider implements ImageProvider {
   readonly kind = 'LOCAL' as const;
+  readonly answersInProcess = true;
   private readonly db: SqliteDatabase;
   private readonly files: ImageFiles;
   private readonly statements: StatementCache;
