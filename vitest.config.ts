@@ -23,6 +23,7 @@ const UNIT = [
   'test/plugins/use-request-body.test.ts',
   'test/image-watcher.test.ts',
   'test/providers/local/local-provider.test.ts',
+  'test/resolvers/selected-image-fields.test.ts',
   'test/providers/openstack/glance-image.test.ts',
   'test/fuzz/**/*.test.ts',
 ];

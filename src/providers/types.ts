@@ -185,7 +185,16 @@ export interface ImageQuery {
   order: ImageOrder;
   first: number;
   after?: PageKey;
+  /**
+   * The record fields the caller will read (an `images` selection), sorted, when it knows them: a
+   * provider may leave the others empty (null, [] or a placeholder) to read less. Absent: all of them.
+   * Records read with `fields` are for that caller only (never cached or handed on).
+   */
+  fields?: readonly ImageField[];
 }
+
+/** A field of an image record. */
+export type ImageField = keyof ImageRecord;
 
 export interface ImagePage {
   images: ImageRecord[];

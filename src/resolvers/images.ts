@@ -6,6 +6,7 @@ import { DEFAULT_PAGE_SIZE } from '../inputs/pagination.js';
 import { PageKeyNotFound } from '../providers/errors.js';
 import type { RequestProvider } from '../provider-access/request-providers.js';
 import {
+  type ImageField,
   type ImageFilter,
   type ImageOrder,
   type ImagePage,
@@ -23,8 +24,14 @@ const DEFAULT_ORDER: ImageOrder = { field: 'NAME', direction: 'ASC' };
  * `images`, `Region.images` and `Organization.images`: one page of a region's images the caller may
  * see; with `owner`, only that organization's. Scope and filter go to the provider as one query;
  * only the signature rule for platform images, which the provider cannot check, is applied here.
+ * `fields`: the record fields the selection reads (selectedImageFields), for the provider to read no more.
  */
-export async function images(ctx: Context, region: string, args: ImageListArgs, owner?: string): Promise<ImageConnectionModel> {
+export async function images(
+  ctx: Context,
+  region: string,
+  args: ImageListArgs,
+  { owner, fields }: { owner?: string; fields?: readonly ImageField[] } = {},
+): Promise<ImageConnectionModel> {
   await requireRegion(ctx, region);
   const order = args.orderBy ?? DEFAULT_ORDER;
   const after = args.after ? decodeCursor(args.after, order) : undefined;
@@ -43,10 +50,10 @@ export async function images(ctx: Context, region: string, args: ImageListArgs, 
     hiding
       ? fillPage(
           provider,
-          { scope, filter, order, first, after },
+          { scope, filter, order, first, after, fields },
           (record) => !ctx.signatures.hides(ctx.principal, region, record),
         )
-      : provider.queryImages({ scope, filter, order, first, after })
+      : provider.queryImages({ scope, filter, order, first, after, fields })
   ).catch(cursorGone);
   // Cursors are made when read: a page asked for by `nodes` needs only its end cursor.
   const edges = page.images.map((record) => ({

@@ -1,6 +1,7 @@
 import { roleIn } from '../auth/principal.js';
 import { RegionIdArgSchema } from '../inputs/ids.js';
 import { images } from '../resolvers/images.js';
+import { selectedImageFields } from '../resolvers/support/selected-image-fields.js';
 import type { OrganizationModel } from '../resolvers/support/models.js';
 import { builder } from './builder.js';
 import { OrganizationRoleEnum } from './enums.js';
@@ -28,7 +29,8 @@ Organization.implement({
         ...imageListArgs(t.arg),
       },
       complexity: pageComplexity,
-      resolve: (org, { region, ...args }, ctx) => images(ctx, region, args, org.id),
+      resolve: (org, { region, ...args }, ctx, info) =>
+        images(ctx, region, args, { owner: org.id, fields: selectedImageFields(info) }),
     }),
   }),
 });

@@ -1,6 +1,7 @@
 import type { RegionConfig } from '../config.js';
 import { RegionIdArgSchema } from '../inputs/ids.js';
 import { images } from '../resolvers/images.js';
+import { selectedImageFields } from '../resolvers/support/selected-image-fields.js';
 import { regions } from '../resolvers/regions.js';
 import { builder } from './builder.js';
 import { ProviderKindEnum } from './enums.js';
@@ -24,7 +25,7 @@ Region.implement({
       description: 'Images in this region visible to the caller.',
       args: imageListArgs(t.arg),
       complexity: pageComplexity,
-      resolve: (region, args, ctx) => images(ctx, region.id, args),
+      resolve: (region, args, ctx, info) => images(ctx, region.id, args, { fields: selectedImageFields(info) }),
     }),
   }),
 });
@@ -51,6 +52,6 @@ builder.queryFields((t) => ({
       ...imageListArgs(t.arg),
     },
     complexity: pageComplexity,
-    resolve: (_root, { region, ...args }, ctx) => images(ctx, region, args),
+    resolve: (_root, { region, ...args }, ctx, info) => images(ctx, region, args, { fields: selectedImageFields(info) }),
   }),
 }));

@@ -1,4 +1,4 @@
-import type { ImageRecord, NewImage, Tag } from '../types.js';
+import type { ImageField, ImageRecord, NewImage, Tag } from '../types.js';
 
 /** One row of the `images` table, as better-sqlite3 returns it. */
 export interface ImageRow {
@@ -73,6 +73,48 @@ export const IMAGE_COLUMNS = [
   'source_image_id',
 ] as const satisfies readonly (keyof ImageRow)[];
 
+type ImageColumn = (typeof IMAGE_COLUMNS)[number];
+
+/** The columns each record field is read from; tags and shares are rows of their own tables. */
+const FIELD_COLUMNS: Readonly<Record<ImageField, readonly ImageColumn[]>> = {
+  id: ['id'],
+  name: ['name'],
+  description: ['description'],
+  organizationId: ['organization_id'],
+  visibility: ['visibility'],
+  status: ['status'],
+  statusReason: ['status_reason'],
+  diskFormat: ['disk_format'],
+  sizeBytes: ['size_bytes'],
+  checksum: ['checksum_algorithm', 'checksum_value'],
+  architecture: ['architecture'],
+  virtualization: ['virtualization'],
+  os: ['os_kernel', 'os_family', 'os_distro', 'os_version', 'os_variant', 'os_codename'],
+  gpu: ['gpu_vendor', 'gpu_driver', 'gpu_models'],
+  softwareVersions: ['software_versions'],
+  tags: [],
+  source: ['source_kind', 'source_uri', 'created_by', 'source_format', 'source_image_id'],
+  properties: [],
+  minDiskGiB: [],
+  minRamMiB: [],
+  sharedWith: [],
+  deprecation: ['deprecated_at', 'deprecation_replacement'],
+  signature: ['signature'],
+  createdAt: ['created_at'],
+  updatedAt: ['updated_at'],
+};
+
+/**
+ * The SELECT list for records of which only `fields` are read (all when absent): every column keeps
+ * its position (imageRowOf), and one that no field needs is a NULL, which costs no string to read.
+ */
+export function selectList(fields: readonly ImageField[] | undefined): string {
+  if (!fields) return IMAGE_COLUMNS.join(', ');
+  // The id always: tags and shares are looked up by it.
+  const wanted = new Set<ImageColumn>(['id', ...fields.flatMap((field) => FIELD_COLUMNS[field])]);
+  return IMAGE_COLUMNS.map((column) => (wanted.has(column) ? column : 'NULL')).join(', ');
+}
+
 /**
  * A row read in better-sqlite3's raw mode (values in IMAGE_COLUMNS order). Raw rows cost half of
  * named ones (better-sqlite3 builds each named row property by property); one object literal of a
@@ -143,7 +185,8 @@ export function rowToImage(row: ImageRow, tags: Tag[], sharedWith: string[]): Im
       row.gpu_vendor && row.gpu_driver
         ? { vendor: row.gpu_vendor, driver: row.gpu_driver, models: JSON.parse(row.gpu_models ?? '[]') as string[] }
         : null,
-    softwareVersions: JSON.parse(row.software_versions) as ImageRecord['softwareVersions'],
+    // Null where the column was not read (selectList).
+    softwareVersions: row.software_versions ? (JSON.parse(row.software_versions) as ImageRecord['softwareVersions']) : [],
     tags,
     source: {
       kind: row.source_kind,

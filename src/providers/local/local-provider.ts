@@ -18,7 +18,7 @@ import type {
 import { openDatabase } from './database.js';
 import { StatementCache } from './statement-cache.js';
 import { ImageFiles } from './image-files.js';
-import { IMAGE_COLUMNS, type ImageRow, imageRowOf, newImageToRow, rowToImage } from './image-rows.js';
+import { IMAGE_COLUMNS, type ImageRow, imageRowOf, newImageToRow, rowToImage, selectList } from './image-rows.js';
 import { keysetAndOrder, whereClause } from './image-query-sql.js';
 
 const SELECT_COLUMNS = IMAGE_COLUMNS.join(', ');
@@ -47,13 +47,17 @@ export class LocalImageProvider implements ImageProvider {
     const { keyset, orderBy } = keysetAndOrder(query.order, query.after);
     const conditions = [where.sql, keyset.sql && (where.sql ? `AND ${keyset.sql}` : `WHERE ${keyset.sql}`)];
     const rows = this.imageRows(
-      `SELECT ${SELECT_COLUMNS} FROM images ${conditions.join(' ')} ${orderBy} LIMIT ?`,
+      `SELECT ${selectList(query.fields)} FROM images ${conditions.join(' ')} ${orderBy} LIMIT ?`,
       ...where.params,
       ...keyset.params,
       query.first + 1,
     );
     const hasNextPage = rows.length > query.first;
-    return { images: this.withTags(rows.slice(0, query.first)), hasNextPage };
+    const details = !query.fields || query.fields.includes('tags') || query.fields.includes('sharedWith');
+    return {
+      images: details ? this.withTags(rows.slice(0, query.first)) : this.withoutTags(rows.slice(0, query.first)),
+      hasNextPage,
+    };
   }
 
   async countImages(scope: ImageScope, filter: ImageFilter): Promise<number> {
@@ -211,7 +215,7 @@ export class LocalImageProvider implements ImageProvider {
     this.db.close();
   }
 
-  /** Image rows for a `SELECT ${SELECT_COLUMNS} ...`, read raw (see imageRowOf). */
+  /** Image rows for a `SELECT ${SELECT_COLUMNS} ...` (or a selectList), read raw (see imageRowOf). */
   private imageRows(text: string, ...params: unknown[]): ImageRow[] {
     return (this.statements.raw(text).all(...params) as unknown[][]).map(imageRowOf);
   }
@@ -249,6 +253,11 @@ export class LocalImageProvider implements ImageProvider {
          WHERE ifnull(organization_id, '') = ? AND idempotency_key = ?`,
     ).get(organizationId ?? '', key) as (ImageRow & { idempotency_fingerprint: string }) | undefined;
     return row ? { image: this.withTags([row])[0]!, fingerprint: row.idempotency_fingerprint } : null;
+  }
+
+  /** Records of rows whose tags and shares are not read. */
+  private withoutTags(rows: ImageRow[]): ImageRecord[] {
+    return rows.map((row) => rowToImage(row, [], []));
   }
 
   /** Loads the tags and shares of a page of rows in one query. */

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keysetAndOrder, whereClause } from '../../../src/providers/local/image-query-sql.js';
 import { IMAGE_COLUMNS, imageRowOf } from '../../../src/providers/local/image-rows.js';
 import { LocalImageProvider } from '../../../src/providers/local/local-provider.js';
-import type { ImageFilter, ImageOrder, ImageScope } from '../../../src/providers/types.js';
+import type { ImageField, ImageFilter, ImageOrder, ImageScope } from '../../../src/providers/types.js';
 import { catalog, createOne, newImage, seed } from '../../fixtures/images.js';
 
 let dir: string;
@@ -54,6 +54,37 @@ describe('LocalImageProvider', () => {
     );
     const [read] = await provider.getImages([created.id]);
     expect(read).toEqual({ ...created, tags: [...created.tags].sort((a, b) => a.name.localeCompare(b.name)) });
+  });
+
+  it('reads each field alone as it reads it with all the others', async () => {
+    const created = await createOne(
+      provider,
+      newImage({
+        organizationId: 'acme',
+        description: 'with everything',
+        statusReason: 'checked',
+        gpu: { vendor: 'NVIDIA', driver: '550.54', models: ['H100'] },
+        softwareVersions: [{ name: 'kubernetes', version: '1.31' }],
+        tags: [{ name: 'team', value: 'core' }],
+        source: { kind: 'IMPORT', uri: 'https://mirror.example/a.raw', createdBy: 'alice', format: 'QCOW2' },
+      }),
+    );
+    await provider.updateImage(created.id, {
+      shareWith: 'globex',
+      signature: 'c2lnbmF0dXJl',
+      deprecation: { at: new Date('2099-01-01T00:00:00Z'), replacementId: null },
+    });
+    const query = {
+      scope: { includePublic: false, organizationIds: ['acme'] },
+      filter: {},
+      order: { field: 'NAME', direction: 'ASC' },
+      first: 5,
+    } as const;
+    const [whole] = (await provider.queryImages(query)).images;
+    for (const field of Object.keys(whole!) as ImageField[]) {
+      const [part] = (await provider.queryImages({ ...query, fields: [field] })).images;
+      expect(part![field], field).toEqual(whole![field]);
+    }
   });
 
   it('reads raw rows by column position, in the order of IMAGE_COLUMNS', () => {

@@ -1,0 +1,95 @@
+import { type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
+import type { ImageField } from '../../providers/types.js';
+
+/**
+ * The record fields each `Image` field reads (its resolver in src/schema/image.ts and what that calls).
+ * A field not listed here (`progress`, any field added later) makes the selection read every field,
+ * so forgetting one costs speed, never data.
+ */
+const IMAGE_FIELD_READS: Readonly<Record<string, readonly ImageField[]>> = {
+  __typename: [],
+  id: ['id'],
+  providerId: ['id'],
+  region: [],
+  name: ['name'],
+  description: ['description'],
+  organization: ['organizationId'],
+  visibility: ['visibility'],
+  status: ['status'],
+  statusReason: ['statusReason'],
+  diskFormat: ['diskFormat'],
+  sizeBytes: ['sizeBytes'],
+  sizeGiB: ['sizeBytes'],
+  checksum: ['checksum'],
+  architecture: ['architecture'],
+  virtualization: ['virtualization'],
+  os: ['os'],
+  gpu: ['gpu'],
+  softwareVersions: ['softwareVersions'],
+  tags: ['tags'],
+  source: ['source'],
+  sourceFormat: ['source'],
+  usedBy: ['id', 'visibility', 'organizationId'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+  properties: ['properties'],
+  minDiskGiB: ['minDiskGiB'],
+  minRamMiB: ['minRamMiB'],
+  sharedWith: ['organizationId', 'sharedWith'],
+  deprecation: ['deprecation'],
+  signature: ['id', 'visibility', 'signature'],
+};
+
+/** What the `images` resolver reads itself: cursors (either order), visibility and signature checks. */
+const LISTING_READS: readonly ImageField[] = ['id', 'name', 'createdAt', 'visibility', 'organizationId', 'signature'];
+
+/**
+ * The record fields an `images` selection (an ImageConnection) reads, sorted, for the provider to read
+ * no more; undefined when it cannot tell (then every field is read).
+ */
+export function selectedImageFields(info: GraphQLResolveInfo): ImageField[] | undefined {
+  const fields = new Set<ImageField>(LISTING_READS);
+  const fragments = info.fragments;
+  const connection = (set: SelectionSetNode | undefined): boolean =>
+    set === undefined ||
+    set.selections.every((selection) => {
+      if (selection.kind === Kind.INLINE_FRAGMENT) return connection(selection.selectionSet);
+      if (selection.kind === Kind.FRAGMENT_SPREAD) return spread(fragments[selection.name.value], connection);
+      switch (selection.name.value) {
+        case 'nodes':
+          return image(selection.selectionSet);
+        case 'edges':
+          return edge(selection.selectionSet);
+        case 'pageInfo':
+        case 'totalCount':
+        case '__typename':
+          return true;
+        default:
+          return false;
+      }
+    });
+  const edge = (set: SelectionSetNode | undefined): boolean =>
+    set === undefined ||
+    set.selections.every((selection) => {
+      if (selection.kind === Kind.INLINE_FRAGMENT) return edge(selection.selectionSet);
+      if (selection.kind === Kind.FRAGMENT_SPREAD) return spread(fragments[selection.name.value], edge);
+      const name = selection.name.value;
+      if (name === 'node') return image(selection.selectionSet);
+      return name === 'cursor' || name === '__typename';
+    });
+  const image = (set: SelectionSetNode | undefined): boolean =>
+    set === undefined ||
+    set.selections.every((selection) => {
+      if (selection.kind === Kind.INLINE_FRAGMENT) return image(selection.selectionSet);
+      if (selection.kind === Kind.FRAGMENT_SPREAD) return spread(fragments[selection.name.value], image);
+      const reads = IMAGE_FIELD_READS[selection.name.value];
+      if (!reads) return false;
+      for (const field of reads) fields.add(field);
+      return true;
+    });
+  const spread = (fragment: FragmentDefinitionNode | undefined, walk: (set: SelectionSetNode) => boolean) =>
+    fragment !== undefined && walk(fragment.selectionSet);
+
+  if (!info.fieldNodes.every((node) => connection(node.selectionSet))) return undefined;
+  return [...fields].sort();
+}
