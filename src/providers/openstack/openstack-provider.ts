@@ -93,8 +93,9 @@ export class OpenStackImageProvider implements ImageProvider {
         return this.readStream([...stream.params, ...base], project, query, keep, before);
       }),
     );
-    // A stream that stopped early vouches only for what sorts before its horizon: the page ends there.
-    const complete = (image: ImageRecord) => pages.every((page) => !page.horizon || before(keyOf(image, order), page.horizon));
+    // A stream that stopped early vouches only for what sorts up to its horizon (its last image, or in
+    // creation order the start of its last second, which no image sorts equal to): the page ends there.
+    const complete = (image: ImageRecord) => pages.every((page) => !page.horizon || !before(page.horizon, keyOf(image, order)));
     const merged = pages
       .flatMap((page) => page.records)
       .filter(complete)
