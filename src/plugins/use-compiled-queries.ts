@@ -11,15 +11,23 @@ import {
 } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 
 /** Executions of one document after which its queries are compiled: one-off documents never are. */
 const COMPILE_AFTER = 2;
 
-/** What is known of one parsed document (yoga's parser cache hands the same object to each request). */
+/**
+ * Documents whose executions are counted and compiled queries kept. Compiled code is many times the
+ * size of its source, so it is bounded by count here rather than riding on the document cache (whose
+ * bytes bound source text only); a client cycling documents costs recompilation, not memory.
+ */
+const MAX_DOCUMENTS = 500;
+
+/** What is known of one parsed document. */
 interface DocumentState {
   executions: number;
-  /** Compiled queries by operation name ('' for the only one). */
-  compiled: Map<string, CompiledQuery>;
+  /** Compiled queries by operation name ('' for the only one); null where graphql-jit could not compile it. */
+  compiled: Map<string, CompiledQuery | null>;
 }
 
 /**
@@ -30,11 +38,11 @@ interface DocumentState {
  * (bench/listing.ts). Subscriptions keep yoga's executor.
  *
  * Variables are coerced by graphql-js first, so a wrong value is refused exactly as without
- * compilation (a request error, HTTP 400). The compiled queries hang off the parsed documents, so
- * they go when yoga's bounded document cache lets a document go.
+ * compilation (a request error, HTTP 400).
  */
 export function useCompiledQueries(): Plugin {
-  const documents = new WeakMap<DocumentNode, DocumentState>();
+  // Keyed by the parsed document: yoga's parser cache hands the same object to each request.
+  const documents = new LRUCache<DocumentNode, DocumentState>({ max: MAX_DOCUMENTS });
   return {
     onExecute({ args, setExecuteFn }) {
       const operation = getOperationAST(args.document, args.operationName);
@@ -61,17 +69,17 @@ export function useCompiledQueries(): Plugin {
 function compiledQuery(state: DocumentState, args: ExecutionArgs): CompiledQuery | undefined {
   const name = args.operationName ?? '';
   let compiled = state.compiled.get(name);
-  if (!compiled) {
+  if (compiled === undefined) {
     const result = compileQuery(args.schema, args.document, args.operationName ?? undefined, {
       // graphql-jit's older handling of @skip/@include in fragment spreads has known gaps.
       useExperimentalPathBasedSkipInclude: true,
     });
-    // A document graphql-jit cannot compile runs on graphql-js, which answers it the standard way.
-    if (!isCompiledQuery(result)) return undefined;
-    compiled = result;
+    // A document graphql-jit cannot compile runs on graphql-js (which answers it the standard way),
+    // and is not tried again.
+    compiled = isCompiledQuery(result) ? result : null;
     state.compiled.set(name, compiled);
   }
-  return compiled;
+  return compiled ?? undefined;
 }
 
 /**
