@@ -19,7 +19,7 @@
 //    the benchmark's single subject is not throttled (the output says so). It logs at `info`, as in
 //    production (and as test/support/main-process.ts needs to see where it listens), so its one request
 //    log line per request is part of what is measured; the lines are read from the pipe and dropped.
-// 2. Glance provider, latency (what bench:glance measures, on the real entry point here): 400 images in
+// 2. Glance provider, latency (`npm run bench:glance` runs this part alone): 400 images in
 //    a Glance project (GLANCE_URL, or scripts/glance.sh start), the same dashboard page through
 //    imagegraph against the same listing straight from Glance's REST API, sequential requests
 //    interleaved, for the first page and page 10; ratios of p10 and median. BENCH_GLANCE=0 skips it

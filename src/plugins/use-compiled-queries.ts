@@ -40,7 +40,7 @@ interface DocumentState {
  * Variables are coerced by graphql-js first, so a wrong value is refused exactly as without
  * compilation (a request error, HTTP 400).
  */
-export function useCompiledQueries(): Plugin {
+export function useCompiledQueries({ compile = compileQuery }: { compile?: typeof compileQuery } = {}): Plugin {
   // Keyed by the parsed document: yoga's parser cache hands the same object to each request.
   const documents = new LRUCache<DocumentNode, DocumentState>({ max: MAX_DOCUMENTS });
   return {
@@ -53,7 +53,7 @@ export function useCompiledQueries(): Plugin {
       let state = documents.get(args.document);
       if (!state) documents.set(args.document, (state = { executions: 0, compiled: new Map() }));
       if (++state.executions < COMPILE_AFTER) return setExecuteFn(execute);
-      const compiled = compiledQuery(state, args);
+      const compiled = compiledQuery(state, args, compile);
       if (!compiled) return setExecuteFn(execute);
       setExecuteFn((run: ExecutionArgs) => {
         const variables = getVariableValues(run.schema, operation.variableDefinitions ?? [], run.variableValues ?? {});
@@ -66,11 +66,11 @@ export function useCompiledQueries(): Plugin {
   };
 }
 
-function compiledQuery(state: DocumentState, args: ExecutionArgs): CompiledQuery | undefined {
+function compiledQuery(state: DocumentState, args: ExecutionArgs, compile: typeof compileQuery): CompiledQuery | undefined {
   const name = args.operationName ?? '';
   let compiled = state.compiled.get(name);
   if (compiled === undefined) {
-    const result = compileQuery(args.schema, args.document, args.operationName ?? undefined, {
+    const result = compile(args.schema, args.document, args.operationName ?? undefined, {
       // graphql-jit's older handling of @skip/@include in fragment spreads has known gaps.
       useExperimentalPathBasedSkipInclude: true,
     });

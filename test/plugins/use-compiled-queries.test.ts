@@ -1,4 +1,8 @@
+import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
+import { compileQuery } from 'graphql-jit';
+import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useCompiledQueries } from '../../src/plugins/use-compiled-queries.js';
 import { encodeImageId } from '../../src/ids.js';
 import { catalog, seed } from '../fixtures/images.js';
 import { startTestServer, type TestServer } from '../support/harness.js';
@@ -95,5 +99,52 @@ describe('compiled queries', () => {
     await seed(server.provider('local'), catalog(['acme'], 1, Date.UTC(2027, 0, 1)));
     const after = await server.gql<{ images: { totalCount: number } }>(query, undefined, MEMBER);
     expect(after.data!.images.totalCount).toBe(before.data!.images.totalCount + 1);
+  });
+});
+
+describe('when a document is compiled', () => {
+  const schema = new GraphQLSchema({
+    query: new GraphQLObjectType({
+      name: 'Query',
+      fields: { hello: { type: GraphQLString, args: { to: { type: GraphQLString } }, resolve: (_, { to }) => `hi ${to}` } },
+    }),
+  });
+  /** A compiler that counts its calls. */
+  const counting = (compile: typeof compileQuery) => {
+    const counted = ((...args: Parameters<typeof compileQuery>) => {
+      counted.calls++;
+      return compile(...args);
+    }) as typeof compileQuery & { calls: number };
+    counted.calls = 0;
+    return counted;
+  };
+  const yogaWith = (compile: typeof compileQuery) =>
+    createYoga({ schema, plugins: [useCompiledQueries({ compile })], logging: false });
+  const ask = async (yoga: ReturnType<typeof yogaWith>, query: string) =>
+    (
+      await yoga.fetch('http://test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables: { to: 'you' } }),
+      })
+    ).json();
+
+  it('compiles a document at its second execution, once, and runs it compiled from then on', async () => {
+    const compile = counting(compileQuery);
+    const yoga = yogaWith(compile);
+    const query = 'query ($to: String) { hello(to: $to) }';
+    expect(await ask(yoga, query)).toEqual({ data: { hello: 'hi you' } });
+    expect(compile.calls).toBe(0);
+    for (let run = 0; run < 3; run++) expect(await ask(yoga, query)).toEqual({ data: { hello: 'hi you' } });
+    expect(compile.calls).toBe(1);
+    await ask(yoga, '{ once: hello }');
+    expect(compile.calls).toBe(1);
+  });
+
+  it('runs a document graphql-jit cannot compile on graphql-js, without trying again', async () => {
+    const compile = counting((() => ({ errors: [] })) as unknown as typeof compileQuery);
+    const yoga = yogaWith(compile);
+    for (let run = 0; run < 4; run++) expect(await ask(yoga, '{ hello }')).toEqual({ data: { hello: 'hi undefined' } });
+    expect(compile.calls).toBe(1);
   });
 });

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { SqliteDatabase } from './sqlite.js';
 
-/** Distinct statements kept: each filter combination and IN-list length is one; a few hundred cover a busy region. */
+/** Distinct statements kept of each mode: each filter combination and IN-list length is one; a few hundred cover a busy region. */
 const MAX_STATEMENTS = 500;
 
 /**
@@ -11,27 +11,27 @@ const MAX_STATEMENTS = 500;
  * parameters, so nothing of one call's data is kept for the next.
  */
 export class StatementCache {
-  private readonly statements = new LRUCache<string, BetterSqlite3.Statement>({ max: MAX_STATEMENTS });
+  // A statement's mode is its own: raw statements are kept apart from named ones.
+  private readonly named = new LRUCache<string, BetterSqlite3.Statement>({ max: MAX_STATEMENTS });
+  private readonly raws = new LRUCache<string, BetterSqlite3.Statement>({ max: MAX_STATEMENTS });
 
   constructor(private readonly db: SqliteDatabase) {}
 
   get(sql: string): BetterSqlite3.Statement {
-    return this.prepared(sql, false);
+    return this.prepared(this.named, sql, false);
   }
 
   /** The statement in raw mode: rows as arrays of values in column order. */
   raw(sql: string): BetterSqlite3.Statement {
-    return this.prepared(sql, true);
+    return this.prepared(this.raws, sql, true);
   }
 
-  private prepared(sql: string, raw: boolean): BetterSqlite3.Statement {
-    // A statement's mode is its own: a raw one is a different entry from a named one.
-    const key = raw ? `raw:${sql}` : sql;
-    let statement = this.statements.get(key);
+  private prepared(cache: LRUCache<string, BetterSqlite3.Statement>, sql: string, raw: boolean): BetterSqlite3.Statement {
+    let statement = cache.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
       if (raw) statement.raw(true);
-      this.statements.set(key, statement);
+      cache.set(sql, statement);
     }
     return statement;
   }
