@@ -22,8 +22,9 @@
 // 2. Glance provider, latency (`npm run bench:glance` runs this part alone): 400 images in
 //    a Glance project (GLANCE_URL, or scripts/glance.sh start), the same dashboard page through
 //    imagegraph against the same listing straight from Glance's REST API, sequential requests
-//    interleaved, for the first page and page 10; ratios of p10 and median. BENCH_GLANCE=0 skips it
-//    (BENCH_LOCAL=0 the local part).
+//    interleaved, each after a rest of 50 ms (BENCH_GLANCE_REST_MS; why: where they are sent), for the
+//    first page and page 10; ratios of p10 and median. BENCH_GLANCE=0 skips it (BENCH_LOCAL=0 the
+//    local part).
 //
 // The load generator shares the machine with both servers: on a small machine the floor's figure is
 // partly the client's limit, which makes the ratio look better for imagegraph, not worse.
@@ -33,6 +34,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
 import { request } from 'undici';
@@ -56,6 +58,7 @@ const IMAGES = Number(process.env.BENCH_IMAGES ?? 10_000);
 const DEEP_ROW = Number(process.env.BENCH_DEEP_ROW ?? 6_600);
 const GLANCE_IMAGES = 400;
 const GLANCE_ITERATIONS = Number(process.env.BENCH_GLANCE_ITERATIONS ?? 300);
+const GLANCE_REST_MS = Number(process.env.BENCH_GLANCE_REST_MS ?? 50);
 const PAGE = 20;
 /** limits.rateLimit.requestsPerSecond: one subject sends every request of the benchmark. */
 const RATE_LIMIT = 1_000_000;
@@ -496,13 +499,20 @@ async function glancePart(): Promise<void> {
     for (let i = 0; i < 20; i++) await Promise.all([viaImagegraph(after), viaGlance(marker)]);
     const ig: number[] = [];
     const glance: number[] = [];
-    // Interleaved, so that both see the same machine at the same moments.
+    // Interleaved, so that both see the same machine at the same moments, and each request after a rest
+    // (GLANCE_REST_MS) longer than Linux's delayed-ACK timer (40 ms). Glance (eventlet) writes an answer's
+    // headers and a body over 16 KiB in two sends; on loopback (64 KiB segments) Nagle holds the body
+    // until the headers are ACKed, and a connection that received data less than ~40 ms before it sent
+    // its request delays that ACK by 40 ms. Back to back, each side's connection rests only while the
+    // other side's request runs, so whichever side stalled gave the other the rest it needed: the
+    // comparison measured that lottery (BENCH_GLANCE_REST_MS=0 shows it), not either path's cost.
     for (let i = 0; i < GLANCE_ITERATIONS; i++) {
+      await sleep(GLANCE_REST_MS);
       ig.push(await timed(() => viaImagegraph(after)));
+      await sleep(GLANCE_REST_MS);
       glance.push(await timed(() => viaGlance(marker)));
     }
-    // Glance's latency is bimodal on loopback (a ~40 ms delayed-ACK stall hits some answers at random),
-    // so the fast mode (p10) is reported beside the median: it is the cost each path adds by itself.
+    // The fast mode (p10) is reported beside the median: it is the cost each path adds by itself.
     const spread = (values: number[]) =>
       `${quantile(values, 0.1).toFixed(2)} / ${median(values).toFixed(2)} / ${quantile(values, 0.9).toFixed(2)}`;
     console.log(
@@ -512,7 +522,8 @@ async function glancePart(): Promise<void> {
   };
 
   console.log(
-    `\nGlance provider, ${GLANCE_IMAGES} images, page of ${PAGE}, ${GLANCE_ITERATIONS} sequential requests each, interleaved; ms:`,
+    `\nGlance provider, ${GLANCE_IMAGES} images, page of ${PAGE}, ${GLANCE_ITERATIONS} sequential requests each, interleaved, ` +
+      `each after a rest of ${GLANCE_REST_MS} ms; ms:`,
   );
   console.log(
     `${'page'.padEnd(28)} ${'imagegraph p10/med/p90'.padStart(24)} ${'Glance p10/med/p90'.padStart(24)} ` +
