@@ -145,6 +145,10 @@ function writeTokens(): void {
  * No import left PENDING or CREATING: imagegraph would resume them all at start and run them (and fail
  * them, changing the data, and keeping Glance busy) while it is measured.
  */
+async function* fewBytes(): AsyncGenerator<Uint8Array> {
+  yield new Uint8Array(512);
+}
+
 function settled(image: NewImage): NewImage {
   return { ...image, status: image.status === 'FAILED' ? 'FAILED' : 'READY' };
 }
@@ -449,7 +453,12 @@ async function glancePart(): Promise<void> {
   const seeding = createProvider(parseConfig({ regions: [region] }).regions[0]!, createLogger('silent'));
   try {
     console.log(`Seeding ${GLANCE_IMAGES} images into Glance project ${PROJECT} (${glanceUrl})...`);
-    await seed(seeding, catalog(['dev'], GLANCE_IMAGES).map(settled));
+    const records = await seed(seeding, catalog(['dev'], GLANCE_IMAGES).map(settled));
+    // Glance makes an image active only once it has bytes: one without stays queued, which imagegraph
+    // reads as an import still PENDING. Each gets a few bytes, so that none is resumed (and failed).
+    for (const record of records) {
+      if (record.status !== 'FAILED') await seeding.writeImageData(record.id, fewBytes());
+    }
   } finally {
     await seeding.close();
   }
