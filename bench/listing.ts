@@ -145,12 +145,13 @@ function writeTokens(): void {
  * No import left PENDING or CREATING: imagegraph would resume them all at start and run them (and fail
  * them, changing the data, and keeping Glance busy) while it is measured.
  */
-async function* fewBytes(): AsyncGenerator<Uint8Array> {
-  yield new Uint8Array(512);
-}
-
 function settled(image: NewImage): NewImage {
   return { ...image, status: image.status === 'FAILED' ? 'FAILED' : 'READY' };
+}
+
+/** A seeded Glance image's bytes: any will do, the page never reads them. */
+async function* fewBytes(): AsyncGenerator<Uint8Array> {
+  yield new Uint8Array(512);
 }
 
 async function seedLocal(dataDir: string): Promise<number> {
@@ -513,8 +514,8 @@ async function glancePart(): Promise<void> {
     // headers and a body over 16 KiB in two sends; on loopback (64 KiB segments) Nagle holds the body
     // until the headers are ACKed, and a connection that received data less than ~40 ms before it sent
     // its request delays that ACK by 40 ms. Back to back, each side's connection rests only while the
-    // other side's request runs, so whichever side stalled gave the other the rest it needed: the
-    // comparison measured that lottery (BENCH_GLANCE_REST_MS=0 shows it), not either path's cost.
+    // other side's request runs, so whichever side stalls gives the other the rest it needs: the
+    // comparison would measure that lottery (BENCH_GLANCE_REST_MS=0 shows it), not either path's cost.
     for (let i = 0; i < GLANCE_ITERATIONS; i++) {
       await sleep(GLANCE_REST_MS);
       ig.push(await timed(() => viaImagegraph(after)));
