@@ -133,17 +133,9 @@ function writeTokens(): void {
 }
 
 /**
- * The fixtures' catalog (every distro, architecture; READY and FAILED; names that repeat, so ties go to the id):
- * 9 of 11 images acme's, 1 PUBLIC, 1 globex's (every third of those shared with acme); 1 in 50
- * deprecated in the past (left out by default), 1 in 97 deprecated in the future (still listed); a use
- * on every third acme image, and on every fifth PUBLIC one by acme and by globex (which acme must not
- * see). Names get a scrambled number in front, so that name order does not group them by distro: the
- * filtered page (1 image in 6 matches) then reads about six rows per row it answers. (With the
- * catalog's own names, `ubuntu-24.04-…` sort after 6,000 others and both sides scan those first.)
- */
-/**
  * No import left PENDING or CREATING: imagegraph would resume them all at start and run them (and fail
- * them, changing the data, and keeping Glance busy) while it is measured.
+ * them, changing the data, and keeping the provider busy) while it is measured. A Glance image needs its
+ * bytes too (fewBytes): Glance keeps one without queued, which reads as PENDING.
  */
 function settled(image: NewImage): NewImage {
   return { ...image, status: image.status === 'FAILED' ? 'FAILED' : 'READY' };
@@ -154,6 +146,15 @@ async function* fewBytes(): AsyncGenerator<Uint8Array> {
   yield new Uint8Array(512);
 }
 
+/**
+ * The fixtures' catalog (every distro, architecture; READY and FAILED; names that repeat, so ties go to the id):
+ * 9 of 11 images acme's, 1 PUBLIC, 1 globex's (every third of those shared with acme); 1 in 50
+ * deprecated in the past (left out by default), 1 in 97 deprecated in the future (still listed); a use
+ * on every third acme image, and on every fifth PUBLIC one by acme and by globex (which acme must not
+ * see). Names get a scrambled number in front, so that name order does not group them by distro: the
+ * filtered page (1 image in 6 matches) then reads about six rows per row it answers. (With the
+ * catalog's own names, `ubuntu-24.04-…` sort after 6,000 others and both sides scan those first.)
+ */
 async function seedLocal(dataDir: string): Promise<number> {
   const owners = ['acme', 'acme', 'acme', null, 'acme', 'acme', 'globex', 'acme', 'acme', 'acme', 'acme'];
   const images = catalog(owners, IMAGES).map((image) => {
