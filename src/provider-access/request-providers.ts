@@ -21,13 +21,20 @@ import type { ProviderRegistry } from './provider-registry.js';
  * times and guards every call.
  */
 export class RequestProvider {
-  private readonly memo = new Map<string, Promise<unknown>>();
-  private readonly images: DataLoader<string, ImageRecord | null>;
-  private readonly uses: DataLoader<string, ImageUse[]>;
+  /** Calls made so far, by operation; their keys are made only once a second call of one operation comes. */
+  private readonly calls = new Map<string, { args: unknown; key?: string; result: Promise<unknown> }[]>();
+  // Made when first used: most requests (an images page) need neither.
+  private imagesLoader?: DataLoader<string, ImageRecord | null>;
+  private usesLoader?: DataLoader<string, ImageUse[]>;
 
-  constructor(private readonly provider: ImageProvider) {
-    this.images = new DataLoader((ids) => provider.getImages(ids));
-    this.uses = new DataLoader((ids) => provider.listImageUses(ids));
+  constructor(private readonly provider: ImageProvider) {}
+
+  private get images(): DataLoader<string, ImageRecord | null> {
+    return (this.imagesLoader ??= new DataLoader((ids) => this.provider.getImages(ids)));
+  }
+
+  private get uses(): DataLoader<string, ImageUse[]> {
+    return (this.usesLoader ??= new DataLoader((ids) => this.provider.listImageUses(ids)));
   }
 
   queryImages(query: ImageQuery): Promise<ImagePage> {
@@ -93,13 +100,20 @@ export class RequestProvider {
   }
 
   private once<T>(operation: string, args: unknown, run: () => Promise<T>): Promise<T> {
-    // The arguments are built by the resolvers in a fixed key order: plain JSON tells equal ones apart.
-    const key = `${operation}\u0000${JSON.stringify(args)}`;
-    let result = this.memo.get(key) as Promise<T> | undefined;
-    if (!result) {
-      result = run();
-      this.memo.set(key, result);
+    const calls = this.calls.get(operation);
+    if (!calls) {
+      const result = run();
+      this.calls.set(operation, [{ args, result }]);
+      return result;
     }
+    // The arguments are built by the resolvers in a fixed key order: plain JSON tells equal ones apart.
+    const key = JSON.stringify(args);
+    for (const call of calls) {
+      call.key ??= JSON.stringify(call.args);
+      if (call.key === key) return call.result as Promise<T>;
+    }
+    const result = run();
+    calls.push({ args, key, result });
     return result;
   }
 }

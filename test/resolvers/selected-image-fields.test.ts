@@ -106,3 +106,27 @@ describe('images selections', () => {
     }
   });
 });
+
+describe('the reads of a selection, kept per document', () => {
+  it('tells a fragment read alone from the same fragment merged with more fields', async () => {
+    // `first` runs the fragment's `images` alone (name only); `merged` merges the same field node with
+    // one that asks for tags. The second must not be answered with what was found for the first.
+    const query = `{
+      first: region(id: "local") { ...Names }
+      merged: region(id: "local") { ...Names images(first: 30) { nodes { tags { name value } } } }
+    }
+    fragment Names on Region { images(first: 30) { nodes { name } } }`;
+    const tags = await server.gql<{ images: { nodes: { name: string; tags: unknown[] }[] } }>(
+      `{ images(region: "local", first: 30) { nodes { name tags { name value } } } }`,
+      undefined,
+      MEMBER,
+    );
+    expect(tags.data!.images.nodes.some((node) => node.tags.length > 0)).toBe(true);
+    // Three times: the document is parsed once, then compiled; each run must answer alike.
+    for (let run = 0; run < 3; run++) {
+      const answer = await server.gql<{ merged: { images: unknown } }>(query, undefined, MEMBER);
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data!.merged.images, `run ${run}`).toEqual(tags.data!.images);
+    }
+  });
+});

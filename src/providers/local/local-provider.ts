@@ -53,11 +53,8 @@ export class LocalImageProvider implements ImageProvider {
       query.first + 1,
     );
     const hasNextPage = rows.length > query.first;
-    const details = !query.fields || query.fields.includes('tags') || query.fields.includes('sharedWith');
-    return {
-      images: details ? this.withTags(rows.slice(0, query.first)) : this.withoutTags(rows.slice(0, query.first)),
-      hasNextPage,
-    };
+    const read = query.fields && { tags: query.fields.includes('tags'), shares: query.fields.includes('sharedWith') };
+    return { images: this.withDetails(rows.slice(0, query.first), read), hasNextPage };
   }
 
   async countImages(scope: ImageScope, filter: ImageFilter): Promise<number> {
@@ -69,7 +66,7 @@ export class LocalImageProvider implements ImageProvider {
   async getImages(ids: readonly string[]): Promise<(ImageRecord | null)[]> {
     if (ids.length === 0) return [];
     const rows = this.imageRows(`SELECT ${SELECT_COLUMNS} FROM images WHERE id IN (${ids.map(() => '?').join(', ')})`, ...ids);
-    const byId = new Map(this.withTags(rows).map((image) => [image.id, image]));
+    const byId = new Map(this.withDetails(rows).map((image) => [image.id, image]));
     return ids.map((id) => byId.get(id) ?? null);
   }
 
@@ -204,7 +201,7 @@ export class LocalImageProvider implements ImageProvider {
       `SELECT ${SELECT_COLUMNS} FROM images WHERE status IN ('PENDING', 'CREATING') AND source_kind IN ('IMPORT', 'COPY')
          ORDER BY created_at`,
     );
-    return this.withTags(rows);
+    return this.withDetails(rows);
   }
 
   async checkHealth(): Promise<void> {
@@ -252,27 +249,24 @@ export class LocalImageProvider implements ImageProvider {
       `SELECT ${SELECT_COLUMNS}, idempotency_fingerprint FROM images
          WHERE ifnull(organization_id, '') = ? AND idempotency_key = ?`,
     ).get(organizationId ?? '', key) as (ImageRow & { idempotency_fingerprint: string }) | undefined;
-    return row ? { image: this.withTags([row])[0]!, fingerprint: row.idempotency_fingerprint } : null;
+    return row ? { image: this.withDetails([row])[0]!, fingerprint: row.idempotency_fingerprint } : null;
   }
 
-  /** Records of rows whose tags and shares are not read. */
-  private withoutTags(rows: ImageRow[]): ImageRecord[] {
-    return rows.map((row) => rowToImage(row, [], []));
-  }
-
-  /** Loads the tags and shares of a page of rows in one query. */
-  private withTags(rows: ImageRow[]): ImageRecord[] {
-    if (rows.length === 0) return [];
+  /**
+   * Records of rows with their tags and shares (one query for both); `read` leaves out what
+   * the caller will not read (a record's tags or shares are then empty).
+   */
+  private withDetails(rows: ImageRow[], read: { tags: boolean; shares: boolean } = { tags: true, shares: true }): ImageRecord[] {
+    if (rows.length === 0 || (!read.tags && !read.shares)) return rows.map((row) => rowToImage(row, [], []));
     const ids = rows.map((row) => row.id);
     const placeholders = ids.map(() => '?').join(', ');
     // A share is a row with a null value: tag values are never null.
+    const tagsSql = `SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders})`;
+    const sharesSql = `SELECT image_id, organization_id, NULL FROM image_shares WHERE image_id IN (${placeholders})`;
+    const both = read.tags && read.shares;
     const detailRows = this.statements
-      .raw(
-        `SELECT image_id, name, value FROM image_tags WHERE image_id IN (${placeholders})
-       UNION ALL SELECT image_id, organization_id, NULL FROM image_shares WHERE image_id IN (${placeholders})
-       ORDER BY 2`,
-      )
-      .all(...ids, ...ids) as [imageId: string, name: string, value: string | null][];
+      .raw(both ? `${tagsSql} UNION ALL ${sharesSql} ORDER BY 2` : `${read.tags ? tagsSql : sharesSql} ORDER BY 2`)
+      .all(...ids, ...(both ? ids : [])) as [imageId: string, name: string, value: string | null][];
     const tagsByImage = new Map<string, Tag[]>();
     const sharesByImage = new Map<string, string[]>();
     for (const [imageId, name, value] of detailRows) {

@@ -1,4 +1,4 @@
-import { type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
+import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
 import type { ImageField } from '../../providers/types.js';
 
 /**
@@ -44,10 +44,27 @@ const IMAGE_FIELD_READS: Readonly<Record<string, readonly ImageField[]>> = {
 const LISTING_READS: readonly ImageField[] = ['id', 'name', 'createdAt', 'visibility', 'organizationId', 'signature'];
 
 /**
+ * What a selection was found to read, by its first field node: a cached document hands every request
+ * the same nodes, so each `images` selection is walked once. The walk ignores @skip and @include, so
+ * the answer does not depend on variables.
+ */
+const readsBySelection = new WeakMap<FieldNode, { nodes: readonly FieldNode[]; fields: readonly ImageField[] | undefined }>();
+
+/**
  * The record fields an `images` selection (an ImageConnection) reads, sorted, for the provider to read
  * no more; undefined when it cannot tell (then every field is read).
  */
-export function selectedImageFields(info: GraphQLResolveInfo): ImageField[] | undefined {
+export function selectedImageFields(info: GraphQLResolveInfo): readonly ImageField[] | undefined {
+  const nodes = info.fieldNodes;
+  const known = readsBySelection.get(nodes[0]!);
+  // The same node can be merged with others elsewhere (a fragment spread in two places).
+  if (known && known.nodes.length === nodes.length && known.nodes.every((node, i) => node === nodes[i])) return known.fields;
+  const fields = walkSelection(info);
+  readsBySelection.set(nodes[0]!, { nodes, fields });
+  return fields;
+}
+
+function walkSelection(info: GraphQLResolveInfo): ImageField[] | undefined {
   const fields = new Set<ImageField>(LISTING_READS);
   const fragments = info.fragments;
   const connection = (set: SelectionSetNode | undefined): boolean =>

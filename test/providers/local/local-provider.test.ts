@@ -85,6 +85,9 @@ describe('LocalImageProvider', () => {
       const [part] = (await provider.queryImages({ ...query, fields: [field] })).images;
       expect(part![field], field).toEqual(whole![field]);
     }
+    // Tags and shares come from one query when both are read.
+    const [details] = (await provider.queryImages({ ...query, fields: ['tags', 'sharedWith'] })).images;
+    expect([details!.tags, details!.sharedWith]).toEqual([whole!.tags, whole!.sharedWith]);
   });
 
   it('reads raw rows by column position, in the order of IMAGE_COLUMNS', () => {
