@@ -65,7 +65,10 @@ export interface ImageServer {
   remove(path: string): void;
   /** Every request received, in order. */
   requests: ServedRequest[];
-  /** Lets held downloads of `path` (every path when omitted) go on; later ones are not held. */
+  /**
+   * Lets held downloads of `path` (of every route known now when omitted) go on; later downloads of
+   * those paths are not held. Routes added afterwards hold as they say.
+   */
   release(path?: string): void;
   /** Resolves with the first request (already received or still to come) matching `predicate`. */
   waitForRequest(predicate: (request: ServedRequest) => boolean, timeoutMs?: number): Promise<ServedRequest>;
@@ -77,14 +80,13 @@ const CHUNK_BYTES = 64 * 1024;
 export async function startImageServer(routes: Record<string, ImageRoute | ImageBody> = {}): Promise<ImageServer> {
   const table = new Map<string, ImageRoute>();
   const released = new Set<string>();
-  let releaseAll = false;
   const holds = new Map<string, (() => void)[]>();
   const requests: ServedRequest[] = [];
 
   const setRoute = (path: string, route: ImageRoute | ImageBody) => table.set(path, isRoute(route) ? route : { body: route });
   for (const [path, route] of Object.entries(routes)) setRoute(path, route);
 
-  const held = (path: string) => !releaseAll && !released.has(path);
+  const held = (path: string) => !released.has(path);
   const waitForRelease = (path: string) =>
     new Promise<void>((resolve) => {
       if (!held(path)) return resolve();
@@ -178,13 +180,14 @@ export async function startImageServer(routes: Record<string, ImageRoute | Image
     remove: (path) => void table.delete(path),
     requests,
     release(path) {
-      if (path === undefined) releaseAll = true;
-      else released.add(path);
-      for (const [heldPath, waiters] of holds) {
-        if (path === undefined || heldPath === path) {
-          holds.delete(heldPath);
-          waiters.forEach((resolve) => resolve());
-        }
+      // Every route known now, not a flag for good: a route added later (the next test's, on a server
+      // a file shares) holds as it says.
+      const paths = path === undefined ? new Set([...table.keys(), ...holds.keys()]) : [path];
+      for (const releasedPath of paths) {
+        released.add(releasedPath);
+        const waiters = holds.get(releasedPath) ?? [];
+        holds.delete(releasedPath);
+        waiters.forEach((resolve) => resolve());
       }
     },
     async waitForRequest(predicate, timeoutMs = 10_000) {
