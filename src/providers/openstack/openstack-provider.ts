@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ImageGone, PageKeyNotFound, UploadRefused } from '../errors.js';
+import { ImageGone, PageKeyNotFound, ProviderUnavailable, UploadRefused } from '../errors.js';
 import {
   type CreateOutcome,
   type DeleteOutcome,
@@ -45,6 +45,8 @@ const MAX_REFILLS = 5;
 const MAX_KEY_GENERATIONS = 50;
 /** How long a use registration waits for an upload in progress to end (see registerImageUse). */
 const UPLOAD_WAIT_MS = 120_000;
+/** Writes of one use that uploads beginning meanwhile may drop before the registration gives up. */
+const MAX_USE_WRITES = 3;
 /** The values images written before the standard properties have under imagegraph.os_distro. */
 const LEGACY_DISTROS = ['UBUNTU', 'DEBIAN', 'ROCKY', 'ALMALINUX', 'RHEL'];
 const MAX_UPGRADE_ROUNDS = 1_000;
@@ -354,29 +356,35 @@ export class OpenStackImageProvider implements ImageProvider {
   /**
    * Glance ends an upload by saving the image as it read it when the upload began, which would drop a
    * use written meanwhile: the registration waits for the upload to end (this process's own uploads
-   * until Glance has answered; another replica's while Glance shows `saving`).
+   * until Glance has answered; another replica's while Glance shows `saving`). An upload can also
+   * begin between the look-up and the patch, so the use is looked for again once any upload is over,
+   * and written again if it was dropped.
    */
   async registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean> {
-    await this.uploads.get(id);
-    let image = (await this.fetchImages([id])).get(id);
-    if (image?.status === 'saving') {
-      await this.waitForStatus(id, (status) => status !== 'saving', UPLOAD_WAIT_MS);
-      image = (await this.fetchImages([id])).get(id);
-    }
-    if (!image || !toRecord(image, await this.options.auth.projectId())) return false;
     const property = useProperty(use.organizationId, use.kind, use.consumerId);
-    if (image[property]) return true;
-    const value = JSON.stringify({
-      organization: use.organizationId,
-      kind: use.kind,
-      consumerId: use.consumerId,
-      createdAt: new Date(),
-    });
-    // One atomic patch: the use and `protected`, so Glance itself refuses a delete racing this.
-    const ops: unknown[] = [{ op: 'add', path: `/${property}`, value }];
-    if (!image.protected)
-      ops.push({ op: 'replace', path: '/protected', value: true }, { op: 'add', path: `/${P.protectedByUses}`, value: 'true' });
-    return this.patchIfExists(id, ops);
+    for (let round = 0; round < MAX_USE_WRITES + 1; round++) {
+      await this.uploads.get(id);
+      let image = (await this.fetchImages([id])).get(id);
+      if (image?.status === 'saving') {
+        await this.waitForStatus(id, (status) => status !== 'saving', UPLOAD_WAIT_MS);
+        image = (await this.fetchImages([id])).get(id);
+      }
+      if (!image || !toRecord(image, await this.options.auth.projectId())) return false;
+      if (image[property]) return true;
+      if (round === MAX_USE_WRITES) break;
+      const value = JSON.stringify({
+        organization: use.organizationId,
+        kind: use.kind,
+        consumerId: use.consumerId,
+        createdAt: new Date(),
+      });
+      // One atomic patch: the use and `protected`, so Glance itself refuses a delete racing this.
+      const ops: unknown[] = [{ op: 'add', path: `/${property}`, value }];
+      if (!image.protected)
+        ops.push({ op: 'replace', path: '/protected', value: true }, { op: 'add', path: `/${P.protectedByUses}`, value: 'true' });
+      if (!(await this.patchIfExists(id, ops))) return false;
+    }
+    throw new ProviderUnavailable(`the use of image ${id} was dropped by ${MAX_USE_WRITES} uploads in a row; not registered`);
   }
 
   async releaseImageUse(
