@@ -188,7 +188,7 @@ describe.skipIf(!glance || !redisInstalled())('three replicas over one Glance an
       expect(seen.some((event) => event.progress?.phase === 'DOWNLOADING' && event.progress.bytesDone > 0)).toBe(true);
     }
     // Every stream started while the import waited: each saw it go PENDING -> CREATING -> READY.
-    // When not, the replicas' warnings say why a slot came free early (a lost lease, a failed blocker).
+    // When not, a slot came free early: the replicas' warnings help tell why.
     const warnings = replicas.flatMap((replica, i) =>
       logLines(replica)
         .filter((line) => Number(line.level) >= 40)

@@ -362,7 +362,7 @@ export class OpenStackImageProvider implements ImageProvider {
    */
   async registerImageUse(id: string, use: Omit<ImageUse, 'createdAt'>): Promise<boolean> {
     const property = useProperty(use.organizationId, use.kind, use.consumerId);
-    for (let round = 0; round < MAX_USE_WRITES + 1; round++) {
+    for (let writes = 0; ; writes++) {
       await this.uploads.get(id);
       let image = (await this.fetchImages([id])).get(id);
       if (image?.status === 'saving') {
@@ -371,7 +371,9 @@ export class OpenStackImageProvider implements ImageProvider {
       }
       if (!image || !toRecord(image, await this.options.auth.projectId())) return false;
       if (image[property]) return true;
-      if (round === MAX_USE_WRITES) break;
+      if (writes === MAX_USE_WRITES) {
+        throw new ProviderUnavailable(`the use of image ${id} was dropped by ${MAX_USE_WRITES} uploads in a row; not registered`);
+      }
       const value = JSON.stringify({
         organization: use.organizationId,
         kind: use.kind,
@@ -384,7 +386,6 @@ export class OpenStackImageProvider implements ImageProvider {
         ops.push({ op: 'replace', path: '/protected', value: true }, { op: 'add', path: `/${P.protectedByUses}`, value: 'true' });
       if (!(await this.patchIfExists(id, ops))) return false;
     }
-    throw new ProviderUnavailable(`the use of image ${id} was dropped by ${MAX_USE_WRITES} uploads in a row; not registered`);
   }
 
   async releaseImageUse(

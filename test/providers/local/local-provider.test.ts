@@ -85,7 +85,7 @@ describe('LocalImageProvider', () => {
       const [part] = (await provider.queryImages({ ...query, fields: [field] })).images;
       expect(part![field], field).toEqual(whole![field]);
     }
-    // Tags and shares come from one query when both are read.
+    // Both at once: the one query that reads tags and shares together.
     const [details] = (await provider.queryImages({ ...query, fields: ['tags', 'sharedWith'] })).images;
     expect([details!.tags, details!.sharedWith]).toEqual([whole!.tags, whole!.sharedWith]);
   });
