@@ -12,6 +12,7 @@ import {
   type ImagePage,
   type ImageQuery,
   type ImageRecord,
+  type RegionImage,
   sortValue,
 } from '../providers/types.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
@@ -55,13 +56,7 @@ export async function images(
         )
       : provider.queryImages({ scope, filter, order, first, after, fields })
   ).catch(cursorGone);
-  // Cursors are made when read: a page asked for by `nodes` needs only its end cursor.
-  const edges = page.images.map((record) => ({
-    get cursor() {
-      return encodeCursor(order, { value: sortValue(record, order.field), id: record.id });
-    },
-    node: { region, record },
-  }));
+  const edges = page.images.map((record) => new PageEdge(order, { region, record }));
   // A page the provider ended early goes on from where it stopped, past what it scanned and left out.
   const endCursor = page.resumeAfter ? encodeCursor(order, page.resumeAfter) : (edges.at(-1)?.cursor ?? null);
   return {
@@ -76,6 +71,22 @@ export async function images(
     // The provider cannot count what only the server can verify.
     totalCount: () => (hiding ? Promise.resolve(null) : provider.countImages(scope, filter)),
   };
+}
+
+/**
+ * An image in a page. Its cursor is made when read: a page asked for by `nodes` needs only its end
+ * cursor. (A class, not an object literal with a getter: that would make a closure and an accessor
+ * per image.)
+ */
+class PageEdge {
+  constructor(
+    private readonly order: ImageOrder,
+    readonly node: RegionImage,
+  ) {}
+
+  get cursor(): string {
+    return encodeCursor(this.order, { value: sortValue(this.node.record, this.order.field), id: this.node.record.id });
+  }
 }
 
 /** Provider pages read to fill one page past images the server hides; past this, a short page ends early. */

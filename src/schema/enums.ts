@@ -1,8 +1,19 @@
+import { GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, SafeIntResolver } from 'graphql-scalars';
 import type { DetectedFormat } from '../imports/formats/types.js';
 import { builder } from './builder.js';
 
-builder.addScalarType('DateTime', DateTimeResolver, {
+/**
+ * graphql-scalars' DateTime (same input rules, same output text), answering the string itself: its
+ * serialize hands back the Date, and a Date in an answer takes JSON.stringify off its fast path
+ * (toJSON per value): a page of 20 images took twice as long to write.
+ */
+const DateTime = new GraphQLScalarType({
+  ...DateTimeResolver.toConfig(),
+  serialize: (value) => (DateTimeResolver.serialize(value) as Date).toISOString(),
+});
+
+builder.addScalarType('DateTime', DateTime, {
   description: 'A date and time in RFC 3339 form, e.g. 2026-11-26T15:00:00.000Z.',
 });
 builder.addScalarType('SafeInt', SafeIntResolver, {
