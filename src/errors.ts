@@ -5,7 +5,8 @@
  */
 import type { ImageSafetyProblem } from './imports/formats/inspection.js';
 import type { DetectedFormat } from './imports/formats/types.js';
-import type { ImageUse, RegionImage } from './providers/types.js';
+import type { ImageUse } from './providers/types.js';
+import type { RegionImage } from './region-image.js';
 
 /** The contract's `ErrorCode` enum: the `code` of every error a mutation's result union can answer. */
 export const ERROR_CODES = [

@@ -125,12 +125,6 @@ export interface ImageRecord {
   updatedAt: Date;
 }
 
-/** An image together with the region whose provider holds it. */
-export interface RegionImage {
-  region: string;
-  record: ImageRecord;
-}
-
 /**
  * Which images a query may return, decided by the server from the caller's memberships: PUBLIC images
  * when `includePublic`, plus images owned by `organizationIds` (`'all'`: by any organization, which only

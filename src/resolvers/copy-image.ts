@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { encodeImageId } from '../ids.js';
 import { InvalidInputError } from '../errors.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { createInBackground, fingerprintOf, requireImportRight } from './support/idempotent-create.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
 import { requireRegion } from './support/require-region.js';

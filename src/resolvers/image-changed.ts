@@ -3,7 +3,7 @@ import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { ImageDeletedError, ImageNotFoundError } from '../errors.js';
 import type { ImageSnapshot } from '../image-watcher.js';
-import type { RegionImage } from '../providers/types.js';
+import { RegionImage } from '../region-image.js';
 import { canSee, resolveImageRef } from './support/load-visible-image.js';
 
 /**
@@ -48,7 +48,7 @@ export function imageChanged(ctx: Context, id: string): AsyncIterable<RegionImag
 /** The image to emit; its uses are those just read, not what this long request loaded before. */
 function model(ctx: Context, region: string, { record, uses }: NonNullable<ImageSnapshot>): RegionImage {
   ctx.provider(region).primeUses(record.id, uses);
-  return { region, record };
+  return new RegionImage(region, record);
 }
 
 function visible(ctx: Context, region: string, snapshot: ImageSnapshot): snapshot is NonNullable<ImageSnapshot> {

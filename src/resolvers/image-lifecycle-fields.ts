@@ -1,7 +1,7 @@
 import type { SignatureStatus } from '../access/platform-image-signatures.js';
 import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import type { OrganizationModel } from './support/models.js';
 import { loadVisibleImage } from './support/load-visible-image.js';
 

@@ -2,7 +2,8 @@ import { canRead } from '../auth/principal.js';
 import type { Context } from '../context.js';
 import { encodeImageId } from '../ids.js';
 import { ImageInUseError, ImageNotFoundError, InvalidInputError, PermissionDeniedError } from '../errors.js';
-import type { ImagePatch, RegionImage } from '../providers/types.js';
+import type { ImagePatch } from '../providers/types.js';
+import { RegionImage } from '../region-image.js';
 import { loadVisibleImage, requireVisibleImage } from './support/load-visible-image.js';
 import { requireOwnerRight } from './support/require-owner-right.js';
 
@@ -88,5 +89,5 @@ async function change(ctx: Context, id: string, image: RegionImage, patch: Image
   const record = await ctx.provider(image.region).updateImage(image.record.id, patch);
   if (!record) throw new ImageNotFoundError(id); // deleted meanwhile
   ctx.events.publish({ region: image.region, id: record.id, kind: 'changed' });
-  return { region: image.region, record };
+  return new RegionImage(image.region, record);
 }

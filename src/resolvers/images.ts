@@ -12,9 +12,9 @@ import {
   type ImagePage,
   type ImageQuery,
   type ImageRecord,
-  type RegionImage,
   sortValue,
 } from '../providers/types.js';
+import { RegionImage } from '../region-image.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
 import type { ImageConnectionModel } from './support/models.js';
 import { requireRegion } from './support/require-region.js';
@@ -56,7 +56,7 @@ export async function images(
         )
       : provider.queryImages({ scope, filter, order, first, after, fields })
   ).catch(cursorGone);
-  const edges = page.images.map((record) => new PageEdge(order, { region, record }));
+  const edges = page.images.map((record) => new PageEdge(order, new RegionImage(region, record)));
   // A page the provider ended early goes on from where it stopped, past what it scanned and left out.
   const endCursor = page.resumeAfter ? encodeCursor(order, page.resumeAfter) : (edges.at(-1)?.cursor ?? null);
   return {

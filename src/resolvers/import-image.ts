@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { sourceFormatOf } from '../imports/import-plan.js';
 import type { ImportImageInput } from '../inputs/import-image.js';
-import type { NewImage, RegionImage, SourceFormat } from '../providers/types.js';
+import type { NewImage, SourceFormat } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { createInBackground, fingerprintOf, requireImportRight } from './support/idempotent-create.js';
 import { requireRegion } from './support/require-region.js';
 

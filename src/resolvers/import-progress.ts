@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { ImportProgress } from '../imports/import-progress.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 
 /**
  * `Image.progress`: what the running import last reported; QUEUED for a PENDING image no import has

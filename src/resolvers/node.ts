@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { loadVisibleImage } from './support/load-visible-image.js';
 
 /**

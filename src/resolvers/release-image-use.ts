@@ -3,7 +3,7 @@ import { requireMember } from '../auth/require-role.js';
 import type { Context } from '../context.js';
 import { ImageNotFoundError } from '../errors.js';
 import type { ImageUseInput } from '../inputs/image-use.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { requireVisibleImage } from './support/load-visible-image.js';
 import { useOrganization } from './support/use-organization.js';
 

@@ -9,7 +9,7 @@ import {
   RegionNotFoundError,
 } from '../errors.js';
 import { ImageIdSchema, OrganizationIdSchema, RegionIdArgSchema } from '../inputs/ids.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { copyImage } from '../resolvers/copy-image.js';
 import { builder } from './builder.js';
 import { ImageVisibilityEnum } from './enums.js';

@@ -1,5 +1,5 @@
 import { ImageIdSchema } from '../inputs/ids.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { imageChanged } from '../resolvers/image-changed.js';
 import { builder } from './builder.js';
 import { Image } from './image.js';

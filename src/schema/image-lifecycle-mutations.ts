@@ -8,7 +8,7 @@ import {
   ProviderUnavailableError,
 } from '../errors.js';
 import { ImageIdSchema, OrganizationIdSchema } from '../inputs/ids.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { deprecateImage, setImageSignature, shareImage, undeprecateImage, unshareImage } from '../resolvers/image-lifecycle.js';
 import { builder } from './builder.js';
 import './errors.js';

@@ -1,5 +1,5 @@
 import type { SignatureStatus } from '../access/platform-image-signatures.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { builder } from './builder.js';
 import { SignatureStatusEnum } from './enums.js';
 

@@ -1,6 +1,6 @@
 import { ImageNotFoundError, InvalidInputError, PermissionDeniedError, ProviderUnavailableError } from '../errors.js';
 import { type ImageUseInput, ImageUseInputSchema } from '../inputs/image-use.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { registerImageUse } from '../resolvers/register-image-use.js';
 import { releaseImageUse } from '../resolvers/release-image-use.js';
 import { builder } from './builder.js';

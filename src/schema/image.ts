@@ -1,4 +1,4 @@
-import type { RegionImage } from '../providers/types.js';
+import { RegionImage } from '../region-image.js';
 import { visibleUses } from '../resolvers/support/visible-uses.js';
 import { builder } from './builder.js';
 import { importProgress } from '../resolvers/import-progress.js';
@@ -34,7 +34,7 @@ export const Image = builder.objectRef<RegionImage>('Image');
 Image.implement({
   description: "A virtual-machine disk image stored at a region's image provider.",
   interfaces: [NodeInterface],
-  isTypeOf: (value) => typeof value === 'object' && value !== null && 'record' in value,
+  isTypeOf: (value) => value instanceof RegionImage,
   fields: (t) => ({
     providerId: t.string({ description: "The image's ID at its provider (e.g. the Glance UUID).", resolve: (i) => i.record.id }),
     region: t.field({
@@ -43,8 +43,8 @@ Image.implement({
       // Already decided for this request (the image was reached through it), so this is a cache hit.
       resolve: async (i, _args, ctx) => (await ctx.regionAccess.load(i.region))!,
     }),
-    name: t.string({ description: 'Image name.', resolve: (i) => i.record.name }),
-    description: t.string({ nullable: true, description: 'Free-text description.', resolve: (i) => i.record.description }),
+    name: t.exposeString('name', { description: 'Image name.' }),
+    description: t.exposeString('description', { nullable: true, description: 'Free-text description.' }),
     organization: t.field({
       type: Organization,
       nullable: true,
@@ -52,23 +52,14 @@ Image.implement({
         "Owning organization; null for a PUBLIC (platform) image, and for an ORGANIZATION image no organization owns (an operator's private image at the provider, seen by platform admins only).",
       resolve: (i) => (i.record.organizationId ? { id: i.record.organizationId } : null),
     }),
-    visibility: t.field({
-      type: ImageVisibilityEnum,
-      description: 'Who can see the image.',
-      resolve: (i) => i.record.visibility,
-    }),
-    status: t.field({ type: ImageStatusEnum, description: 'Lifecycle status.', resolve: (i) => i.record.status }),
-    statusReason: t.string({
-      nullable: true,
-      description: 'Why the image is FAILED, when it is.',
-      resolve: (i) => i.record.statusReason,
-    }),
-    diskFormat: t.field({ type: DiskFormatEnum, description: 'Format of the stored disk.', resolve: (i) => i.record.diskFormat }),
-    sizeBytes: t.field({
+    visibility: t.expose('visibility', { type: ImageVisibilityEnum, description: 'Who can see the image.' }),
+    status: t.expose('status', { type: ImageStatusEnum, description: 'Lifecycle status.' }),
+    statusReason: t.exposeString('statusReason', { nullable: true, description: 'Why the image is FAILED, when it is.' }),
+    diskFormat: t.expose('diskFormat', { type: DiskFormatEnum, description: 'Format of the stored disk.' }),
+    sizeBytes: t.expose('sizeBytes', {
       type: 'SafeInt',
       nullable: true,
       description: 'Bytes stored at the provider; null until known.',
-      resolve: (i) => i.record.sizeBytes,
     }),
     sizeGiB: t.int({
       nullable: true,
@@ -76,52 +67,42 @@ Image.implement({
       // A raw disk's virtual size is its byte size.
       resolve: (i) => (i.record.sizeBytes === null ? null : Math.ceil(i.record.sizeBytes / GIB)),
     }),
-    checksum: t.field({
+    checksum: t.expose('checksum', {
       type: Checksum,
       nullable: true,
       description: 'Digest of the stored bytes; null until known.',
-      resolve: (i) => i.record.checksum,
     }),
-    architecture: t.field({ type: ArchitectureEnum, description: 'CPU architecture.', resolve: (i) => i.record.architecture }),
-    virtualization: t.field({
-      type: VirtualizationEnum,
-      description: 'Where the image may run.',
-      resolve: (i) => i.record.virtualization,
-    }),
-    os: t.field({ type: OperatingSystemType, description: 'Installed operating system.', resolve: (i) => i.record.os }),
-    gpu: t.field({ type: GpuType, nullable: true, description: 'GPU drivers installed, if any.', resolve: (i) => i.record.gpu }),
-    softwareVersions: t.field({
+    architecture: t.expose('architecture', { type: ArchitectureEnum, description: 'CPU architecture.' }),
+    virtualization: t.expose('virtualization', { type: VirtualizationEnum, description: 'Where the image may run.' }),
+    os: t.expose('os', { type: OperatingSystemType, description: 'Installed operating system.' }),
+    gpu: t.expose('gpu', { type: GpuType, nullable: true, description: 'GPU drivers installed, if any.' }),
+    softwareVersions: t.expose('softwareVersions', {
       type: [SoftwareVersionType],
       description: 'Notable software installed, with versions.',
-      resolve: (i) => i.record.softwareVersions,
     }),
-    tags: t.field({
+    tags: t.expose('tags', {
       type: [TagType],
       description: 'User tags. Reserved names (provenance, ownership) never appear here: they are typed fields.',
-      resolve: (i) => i.record.tags,
     }),
-    source: t.field({ type: ImageSourceType, description: 'Where the image came from.', resolve: (i) => i.record.source }),
+    source: t.expose('source', { type: ImageSourceType, description: 'Where the image came from.' }),
     usedBy: t.field({
       type: [ImageUseType],
       description: 'Who holds the image in use; deleteImage refuses while this is not empty.',
       resolve: (i, _args, ctx) => visibleUses(ctx, i),
     }),
-    createdAt: t.field({ type: 'DateTime', description: 'When the image was created.', resolve: (i) => i.record.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', description: 'When the image last changed.', resolve: (i) => i.record.updatedAt }),
-    properties: t.field({
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the image was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the image last changed.' }),
+    properties: t.expose('properties', {
       type: [PropertyType],
       description: "Provider properties with no typed field, read-only; never imagegraph's own reserved ones.",
-      resolve: (i) => i.record.properties,
     }),
-    minDiskGiB: t.int({
+    minDiskGiB: t.exposeInt('minDiskGiB', {
       nullable: true,
       description: 'Minimum root disk the provider asks for, in GiB (Glance min_disk); null when unset.',
-      resolve: (i) => i.record.minDiskGiB,
     }),
-    minRamMiB: t.int({
+    minRamMiB: t.exposeInt('minRamMiB', {
       nullable: true,
       description: 'Minimum memory the provider asks for, in MiB (Glance min_ram); null when unset.',
-      resolve: (i) => i.record.minRamMiB,
     }),
     sourceFormat: t.field({
       type: DetectedFormatEnum,

@@ -1,5 +1,5 @@
 import { type ImportImageInput as ImportImageInputShape, ImportImageInputSchema } from '../inputs/import-image.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { importImage } from '../resolvers/import-image.js';
 import { builder } from './builder.js';
 import './errors.js';

@@ -1,6 +1,6 @@
 import { encodeImageId } from '../ids.js';
 import { ImageIdSchema } from '../inputs/ids.js';
-import type { RegionImage } from '../providers/types.js';
+import type { RegionImage } from '../region-image.js';
 import { node } from '../resolvers/node.js';
 import { builder } from './builder.js';
 

@@ -3,7 +3,8 @@ import { roleIn } from '../../auth/principal.js';
 import type { Context } from '../../context.js';
 import { IdempotencyConflictError, PermissionDeniedError } from '../../errors.js';
 import type { ImportJob } from '../../imports/import-queue.js';
-import type { CreateOutcome, Idempotency, NewImage, RegionImage } from '../../providers/types.js';
+import type { CreateOutcome, Idempotency, NewImage } from '../../providers/types.js';
+import { RegionImage } from '../../region-image.js';
 import { stableStringify } from '../../stable-json.js';
 
 /** What importImage and copyImage share: who may create an image for an owner, the idempotency rule, the quota place. */
@@ -66,7 +67,7 @@ export async function createInBackground(
   const provider = ctx.provider(region);
   if (idempotency) {
     const existing = await provider.findByIdempotencyKey(owner, idempotency.key);
-    if (existing) return { image: { region, record: retried(idempotency, { result: 'existing', ...existing }) } };
+    if (existing) return { image: new RegionImage(region, retried(idempotency, { result: 'existing', ...existing })) };
   }
   const reservation = await ctx.imports.queue.reserve(owner, region);
   try {
@@ -74,11 +75,11 @@ export async function createInBackground(
     const outcome = await provider.createImage({ ...image, idempotency });
     if (outcome.result === 'created') {
       reservation.start(job(outcome.image.id));
-      return { image: { region, record: outcome.image } };
+      return { image: new RegionImage(region, outcome.image) };
     }
     // A concurrent call with the same key got there first.
     reservation.cancel();
-    return { image: { region, record: retried(idempotency!, outcome) } };
+    return { image: new RegionImage(region, retried(idempotency!, outcome)) };
   } catch (error) {
     reservation.cancel();
     throw error;

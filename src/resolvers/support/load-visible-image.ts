@@ -2,7 +2,8 @@ import { isImageVisible } from '../../access/image-visibility.js';
 import type { Context } from '../../context.js';
 import { ImageNotFoundError, RegionNotFoundError } from '../../errors.js';
 import { decodeImageId } from '../../ids.js';
-import type { ImageRecord, RegionImage } from '../../providers/types.js';
+import type { ImageRecord } from '../../providers/types.js';
+import { RegionImage } from '../../region-image.js';
 
 /** Where a global ID points, once its region has been checked. */
 export type ImageRef = { region: string; providerId: string } | { hiddenRegion: string } | null;
@@ -34,7 +35,7 @@ async function readVisible(
 ): Promise<RegionImage | null> {
   const provider = ctx.provider(ref.region);
   const record = fresh ? await provider.readImage(ref.providerId) : await provider.getImage(ref.providerId);
-  return record && canSee(ctx, ref.region, record) ? { region: ref.region, record } : null;
+  return record && canSee(ctx, ref.region, record) ? new RegionImage(ref.region, record) : null;
 }
 
 /** The caller may see the image: its ownership and sharing, and the region's rule for platform images. */

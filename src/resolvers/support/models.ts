@@ -1,4 +1,4 @@
-import type { RegionImage } from '../../providers/types.js';
+import type { RegionImage } from '../../region-image.js';
 
 /** The GraphQL `Organization`: only its id is known (from credentials and image ownership). */
 export interface OrganizationModel {

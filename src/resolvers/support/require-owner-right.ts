@@ -1,7 +1,7 @@
 import { requireMember } from '../../auth/require-role.js';
 import type { Context } from '../../context.js';
 import { ImageNotOwnedError } from '../../errors.js';
-import type { RegionImage } from '../../providers/types.js';
+import type { RegionImage } from '../../region-image.js';
 
 /**
  * Changing an image is its owner's: a MEMBER or ADMIN of the owning organization, or a platform admin

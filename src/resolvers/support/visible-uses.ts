@@ -1,6 +1,7 @@
 import { canRead } from '../../auth/principal.js';
 import type { Context } from '../../context.js';
-import type { ImageUse, RegionImage } from '../../providers/types.js';
+import type { ImageUse } from '../../providers/types.js';
+import type { RegionImage } from '../../region-image.js';
 
 /**
  * `Image.usedBy`, loaded for all listed images of a region in one provider call. On a PUBLIC image
