@@ -109,11 +109,21 @@ const FIELD_COLUMNS: Readonly<Record<ImageField, readonly ImageColumn[]>> = {
  * its position (imageRowOf), and one that no field needs is a NULL, which costs no string to read.
  */
 export function selectList(fields: readonly ImageField[] | undefined): string {
-  if (!fields) return IMAGE_COLUMNS.join(', ');
-  // The id always: tags and shares are looked up by it.
-  const wanted = new Set<ImageColumn>(['id', ...fields.flatMap((field) => FIELD_COLUMNS[field])]);
-  return IMAGE_COLUMNS.map((column) => (wanted.has(column) ? column : 'NULL')).join(', ');
+  if (!fields) return ALL_COLUMNS;
+  let list = selectLists.get(fields);
+  if (list === undefined) {
+    // The id always: tags and shares are looked up by it.
+    const wanted = new Set<ImageColumn>(['id', ...fields.flatMap((field) => FIELD_COLUMNS[field])]);
+    list = IMAGE_COLUMNS.map((column) => (wanted.has(column) ? column : 'NULL')).join(', ');
+    selectLists.set(fields, list);
+  }
+  return list;
 }
+
+const ALL_COLUMNS = IMAGE_COLUMNS.join(', ');
+
+/** Select lists by the field list they were made for: a cached document hands every request the same list. */
+const selectLists = new WeakMap<readonly ImageField[], string>();
 
 /**
  * A row read in better-sqlite3's raw mode (values in IMAGE_COLUMNS order). Raw rows cost half of
