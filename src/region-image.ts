@@ -1,3 +1,4 @@
+import { encodeImageId } from './ids.js';
 import type { ImageRecord } from './providers/types.js';
 
 /**
@@ -12,6 +13,11 @@ export class RegionImage {
     readonly region: string,
     readonly record: ImageRecord,
   ) {}
+
+  /** The global ID (`Node.id`), not the provider's: that is `record.id`. */
+  get id(): string {
+    return encodeImageId(this.region, this.record.id);
+  }
 
   get name(): ImageRecord['name'] {
     return this.record.name;

@@ -1,4 +1,3 @@
-import { encodeImageId } from '../ids.js';
 import { ImageIdSchema } from '../inputs/ids.js';
 import type { RegionImage } from '../region-image.js';
 import { node } from '../resolvers/node.js';
@@ -9,10 +8,7 @@ export const NodeInterface = builder.interfaceRef<RegionImage>('Node').implement
   description: 'An object with a globally unique, opaque ID that `node(id)` can fetch again.',
   resolveType: () => 'Image',
   fields: (t) => ({
-    id: t.id({
-      description: 'Opaque global ID; encodes region and provider image ID.',
-      resolve: (image) => encodeImageId(image.region, image.record.id),
-    }),
+    id: t.exposeID('id', { description: 'Opaque global ID; encodes region and provider image ID.' }),
   }),
 });
 
