@@ -2,7 +2,8 @@ import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, K
 import type { ImageField } from '../../providers/types.js';
 
 /**
- * The record fields each `Image` field reads (its resolver in src/schema/image.ts and what that calls).
+ * The record fields each `Image` field reads: through `RegionImage` (src/region-image.ts), or in its
+ * resolver in src/schema/image.ts and what that calls.
  * A field not listed here (`progress`, any field added later) makes the selection read every field,
  * so forgetting one costs speed, never data.
  */
